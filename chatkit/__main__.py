@@ -1,0 +1,3 @@
+from chatkit.cli.main import main
+
+main()

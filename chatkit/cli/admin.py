@@ -1,0 +1,177 @@
+"""``chatkit admin``: operator commands, as tables for people or ``--json`` for scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chatkit.cli.common import emit_json, load_settings, read_password, run_with_services
+from chatkit.domain.views import user_view
+from chatkit.server.context import Services
+from chatkit.settings import Settings
+
+app = typer.Typer(help="Operator commands: users, sessions, blocks, chats.", no_args_is_help=True)
+users_app = typer.Typer(help="Create, inspect, deactivate and ban users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
+console = Console()
+
+
+@app.callback()
+def admin_options(
+    ctx: typer.Context,
+    data_dir: Optional[Path] = typer.Option(None, help="Data dir of the server [env CHATKIT_DATA_DIR]"),
+    mongo_url: Optional[str] = typer.Option(None, help="MongoDB URL [env CHATKIT_MONGO_URL]"),
+    db_name: Optional[str] = typer.Option(None, help="Database name [env CHATKIT_DB_NAME]"),
+) -> None:
+    ctx.obj = load_settings(data_dir, mongo_url, db_name)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    parent = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    assert isinstance(parent, Settings)
+    return parent
+
+
+def _show_users(users: list[dict[str, Any]], as_json: bool, total: int | None = None) -> None:
+    views = [user_view(u) for u in users]
+    if as_json:
+        emit_json(views if total is None else {"total": total, "users": views})
+        return
+    table = Table("id", "email", "name", "active", "banned", "created")
+    for v in views:
+        table.add_row(v["_id"], v["email"], v["fullName"], _yes(v["isActive"]), _yes(v["isBlocked"]),
+                      (v["createdAt"] or "")[:19])
+    console.print(table)
+    if total is not None and total > len(views):
+        console.print(f"{len(views)} of {total} users shown")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _done(user: dict[str, Any], as_json: bool, sentence: str, **extra: Any) -> None:
+    if as_json:
+        emit_json({**user_view(user), **extra})
+    else:
+        console.print(sentence)
+
+
+@users_app.command("create")
+def users_create(
+    ctx: typer.Context,
+    email: str = typer.Option(..., help="Email address (login name)"),
+    first_name: str = typer.Option(..., "--first-name", help="First name"),
+    last_name: str = typer.Option(..., "--last-name", help="Last name"),
+    password: Optional[str] = typer.Option(None, help="Password; prompted for (or read from stdin) if left out"),
+    as_json: bool = JSON,
+) -> None:
+    """Create a user (also when open registration is switched off)."""
+    secret = read_password(password)
+
+    async def action(s: Services) -> dict[str, Any]:
+        return await s.accounts.create_user(first_name, last_name, email, secret)
+
+    user = run_with_services(_settings(ctx), action)
+    _done(user, as_json, f"created {user['email']} ({user['_id']})")
+
+
+@users_app.command("list")
+def users_list(
+    ctx: typer.Context,
+    search: Optional[str] = typer.Option(None, help="Match names and email, case-insensitive"),
+    page: int = typer.Option(1, min=1),
+    limit: int = typer.Option(50, min=1, max=1000),
+    as_json: bool = JSON,
+) -> None:
+    """List users, deactivated and banned ones included."""
+
+    async def action(s: Services) -> tuple[list[dict[str, Any]], int]:
+        return await s.storage.users.search(text=search, exclude=None, active_only=False,
+                                            skip=(page - 1) * limit, limit=limit)
+
+    users, total = run_with_services(_settings(ctx), action)
+    _show_users(users, as_json, total)
+
+
+@users_app.command("show")
+def users_show(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"), as_json: bool = JSON) -> None:
+    """One user, with their open sessions."""
+
+    async def action(s: Services) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        doc = await s.accounts.find_user(user)
+        return doc, await s.storage.sessions.active_for_user(doc["_id"])
+
+    doc, sessions = run_with_services(_settings(ctx), action)
+    view = user_view(doc)
+    session_views = [
+        {"_id": str(x["_id"]), "createdAt": x["createdAt"], "expiresAt": x["expiresAt"],
+         "hasPushToken": bool(x.get("notificationToken"))}
+        for x in sessions
+    ]
+    if as_json:
+        emit_json({**view, "sessions": session_views})
+        return
+    table = Table(show_header=False)
+    for key in ("_id", "email", "fullName", "isActive", "isBlocked", "lang", "createdAt", "passwordChangedAt"):
+        table.add_row(key, str(view[key]))
+    table.add_row("blockedUsers", ", ".join(view["blockedUsers"]) or "-")
+    table.add_row("open sessions", str(len(session_views)))
+    console.print(table)
+
+
+def _user_action(name: str, doc: str, method: str, value: bool, sentence: str) -> None:
+    def command(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"),
+                as_json: bool = JSON) -> None:
+        async def action(s: Services) -> dict[str, Any]:
+            target = await s.accounts.find_user(user)
+            return await getattr(s.accounts, method)(target, value)
+
+        updated = run_with_services(_settings(ctx), action)
+        _done(updated, as_json, sentence.format(email=updated["email"]))
+
+    command.__doc__ = doc
+    users_app.command(name)(command)
+
+
+_user_action("deactivate", "Deactivate a user: their sessions stop working at once.", "set_active", False,
+             "deactivated {email}")
+_user_action("activate", "Reactivate a deactivated user.", "set_active", True, "activated {email}")
+_user_action("ban", "Ban a user (isBlocked): their sessions stop working at once.", "set_banned", True,
+             "banned {email}")
+_user_action("unban", "Lift a ban.", "set_banned", False, "unbanned {email}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="Email or id"),
+    password: Optional[str] = typer.Option(None, help="New password; prompted for (or read from stdin) if left out"),
+    as_json: bool = JSON,
+) -> None:
+    """Set a new password; every session of the user ends."""
+    secret = read_password(password, "New password")
+
+    async def action(s: Services) -> dict[str, Any]:
+        return await s.accounts.set_password(await s.accounts.find_user(user), secret)
+
+    updated = run_with_services(_settings(ctx), action)
+    _done(updated, as_json, f"password of {updated['email']} changed; all sessions ended")
+
+
+@users_app.command("logout")
+def users_logout(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"), as_json: bool = JSON) -> None:
+    """End every session of a user (all devices)."""
+
+    async def action(s: Services) -> tuple[dict[str, Any], int]:
+        target = await s.accounts.find_user(user)
+        return target, await s.accounts.logout_everywhere(target)
+
+    target, count = run_with_services(_settings(ctx), action)
+    _done(target, as_json, f"ended {count} session(s) of {target['email']}", sessionsEnded=count)

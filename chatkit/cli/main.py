@@ -1,0 +1,59 @@
+"""The ``chatkit`` command: ``serve``, ``admin``, and (later) ``tui``, ``smoke``, ``bench``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from chatkit import mongod
+from chatkit.cli import admin
+from chatkit.cli.common import fail
+from chatkit.settings import Settings, SettingsError
+
+app = typer.Typer(
+    help="chatkit: real-time chat server, admin CLI and terminal client.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(admin.app, name="admin")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, help="Interface to listen on [env CHATKIT_HOST; 127.0.0.1]"),
+    port: Optional[int] = typer.Option(None, help="Port to listen on [env CHATKIT_PORT; 8080]"),
+    data_dir: Optional[Path] = typer.Option(None, help="Where the local mongod and the JWT secret live [env CHATKIT_DATA_DIR]"),
+    mongo_url: Optional[str] = typer.Option(None, help="MongoDB URL; without one a local mongod is started [env CHATKIT_MONGO_URL]"),
+    db_name: Optional[str] = typer.Option(None, help="Database name [env CHATKIT_DB_NAME; chatkit]"),
+    log_level: Optional[str] = typer.Option(None, help="debug, info, warning, error [env CHATKIT_LOG_LEVEL; info]"),
+) -> None:
+    """Run the REST + Socket.IO server until Ctrl-C or SIGTERM."""
+    from chatkit.server.runner import StartupError, serve as run_server
+
+    try:
+        settings = Settings.load(dict(host=host, port=port, data_dir=data_dir, mongo_url=mongo_url,
+                                      db_name=db_name, log_level=log_level))
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+    setup_logging(settings.log_level)
+    try:
+        run_server(settings)
+    except mongod.MongodNotFound as exc:
+        fail(str(exc), code=2)
+    except (mongod.MongodError, StartupError) as exc:
+        fail(str(exc), code=1)
+
+
+def main() -> None:
+    app()

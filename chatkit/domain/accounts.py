@@ -1,0 +1,212 @@
+"""Accounts and sessions: registration, login, token checks, and operator actions.
+
+Sessions live server-side so that log-out, a password change, deactivation and a ban
+take effect on the very next request, and one user may stay logged in on many devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+
+from chatkit.domain import passwords
+from chatkit.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from chatkit.domain.tokens import IssuedToken, TokenCodec, token_hash
+from chatkit.storage.database import Storage
+from chatkit.storage.users import DuplicateEmail
+from chatkit.wire import now, oid
+
+Doc = dict[str, Any]
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+PUSH_TOKEN_MAX = 4096
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """Who is calling: the user document and the session of the token used."""
+
+    user: Doc
+    session: Doc
+
+    @property
+    def user_id(self) -> ObjectId:
+        return self.user["_id"]
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        raise BadRequest("email is not a valid email address")
+    return email
+
+
+def clean_name(value: str, field: str) -> str:
+    value = value.strip()
+    if not value:
+        raise BadRequest(f"{field} must not be empty")
+    if len(value) > NAME_MAX:
+        raise BadRequest(f"{field} must be at most {NAME_MAX} characters")
+    if _CONTROL.search(value):
+        raise BadRequest(f"{field} must not contain control characters")
+    return value
+
+
+def _check_push_token(token: str | None) -> str | None:
+    if token is None or token == "":
+        return None
+    if len(token) > PUSH_TOKEN_MAX:
+        raise BadRequest(f"notificationToken must be at most {PUSH_TOKEN_MAX} characters")
+    return token
+
+
+class Accounts:
+    def __init__(
+        self,
+        storage: Storage,
+        codec: TokenCodec,
+        *,
+        bcrypt_rounds: int = 12,
+        open_registration: bool = True,
+    ) -> None:
+        self.storage = storage
+        self.codec = codec
+        self.bcrypt_rounds = bcrypt_rounds
+        self.open_registration = open_registration
+
+    # --- self-service -------------------------------------------------------------
+
+    async def register(
+        self, first_name: str, last_name: str, email: str, password: str,
+        notification_token: str | None = None,
+    ) -> tuple[Doc, IssuedToken]:
+        if not self.open_registration:
+            raise Forbidden("Registration is closed; ask an administrator for an account")
+        user = await self.create_user(first_name, last_name, email, password)
+        issued = await self._open_session(user, _check_push_token(notification_token))
+        return user, issued
+
+    async def login(
+        self, email: str, password: str, notification_token: str | None = None
+    ) -> tuple[Doc, IssuedToken]:
+        push_token = _check_push_token(notification_token)
+        user = await self.storage.users.by_email(email.strip().lower())
+        ok = await passwords.verify_password(password, user.get("password") if user else None)
+        if not ok or user is None:
+            raise Unauthorized("Incorrect email or password")
+        self._check_standing(user)
+        return user, await self._open_session(user, push_token)
+
+    async def authenticate(self, token: str | None) -> AuthContext:
+        """Accept a token only if every condition of the contract holds, else say which failed."""
+        if not token:
+            raise Unauthorized("Authentication required")
+        if token.lower().startswith("bearer "):
+            token = token[7:].strip()
+        claims = self.codec.decode(token)
+        user_id = oid(claims.user_id)
+        if user_id is None:
+            raise Unauthorized("Invalid token")
+        user, session = await asyncio.gather(
+            self.storage.users.by_id(user_id), self.storage.sessions.by_token_hash(token_hash(token))
+        )
+        if user is None:
+            raise Unauthorized("Account not found")
+        self._check_standing(user)
+        changed = user.get("passwordChangedAt")
+        if changed is not None and int(changed.timestamp()) > claims.issued_at:
+            raise Unauthorized("Password changed, please login again")
+        if session is None or session.get("userId") != user_id:
+            raise Unauthorized("Session expired, please login again")
+        if session.get("revokedAt") is not None:
+            raise Unauthorized("Session ended, please login again")
+        return AuthContext(user, session)
+
+    async def logout(self, ctx: AuthContext) -> None:
+        await self.storage.sessions.revoke(ctx.session["_id"])
+
+    async def change_password(self, ctx: AuthContext, current: str, new: str) -> tuple[Doc, IssuedToken]:
+        """Set a new password, end every session, and open a fresh one for this device."""
+        if not await passwords.verify_password(current, ctx.user.get("password")):
+            raise Unauthorized("Current password is incorrect")
+        if current == new:
+            raise BadRequest("newPassword must differ from currentPassword")
+        user = await self._set_password(ctx.user_id, new, field="newPassword")
+        issued = await self._open_session(user, ctx.session.get("notificationToken"))
+        return user, issued
+
+    # --- operator actions (admin CLI) ---------------------------------------------
+
+    async def create_user(self, first_name: str, last_name: str, email: str, password: str) -> Doc:
+        first = clean_name(first_name, "firstName")
+        last = clean_name(last_name, "lastName")
+        address = normalise_email(email)
+        passwords.check_new_password(password)
+        hashed = await passwords.hash_password(password, self.bcrypt_rounds)
+        t = now()
+        doc: Doc = {
+            "firstName": first, "lastName": last, "email": address, "password": hashed,
+            "passwordChangedAt": None, "isActive": True, "isBlocked": False,
+            "blockedUsers": [], "profilePicture": None, "lang": "en",
+            "createdAt": t, "updatedAt": t,
+        }
+        try:
+            return await self.storage.users.insert(doc)
+        except DuplicateEmail:
+            raise Conflict("Email is already registered") from None
+
+    async def find_user(self, ref: str) -> Doc:
+        """A user named by id or by email."""
+        user_id = oid(ref)
+        user = await (self.storage.users.by_id(user_id) if user_id else self.storage.users.by_email(ref.strip().lower()))
+        if user is None:
+            raise NotFound(f"No user {ref!r}")
+        return user
+
+    async def set_active(self, user: Doc, active: bool) -> Doc:
+        return await self._update(user, {"isActive": active})
+
+    async def set_banned(self, user: Doc, banned: bool) -> Doc:
+        return await self._update(user, {"isBlocked": banned})
+
+    async def set_password(self, user: Doc, password: str) -> Doc:
+        return await self._set_password(user["_id"], password, field="password")
+
+    async def logout_everywhere(self, user: Doc) -> int:
+        return await self.storage.sessions.revoke_all(user["_id"])
+
+    # --- internals ----------------------------------------------------------------
+
+    @staticmethod
+    def _check_standing(user: Doc) -> None:
+        if user.get("isBlocked"):
+            raise Unauthorized("Account blocked")
+        if user.get("isActive") is False:
+            raise Unauthorized("Account deactivated")
+
+    async def _open_session(self, user: Doc, push_token: str | None) -> IssuedToken:
+        issued = self.codec.issue(str(user["_id"]))
+        await self.storage.sessions.create(user["_id"], issued.hash, issued.expires_at, push_token)
+        return issued
+
+    async def _set_password(self, user_id: ObjectId, password: str, field: str) -> Doc:
+        passwords.check_new_password(password, field)
+        hashed = await passwords.hash_password(password, self.bcrypt_rounds)
+        user = await self.storage.users.update(user_id, {"password": hashed, "passwordChangedAt": now()})
+        if user is None:
+            raise NotFound("No such user")
+        await self.storage.sessions.revoke_all(user_id)
+        return user
+
+    async def _update(self, user: Doc, fields: Doc) -> Doc:
+        updated = await self.storage.users.update(user["_id"], fields)
+        if updated is None:
+            raise NotFound("No such user")
+        return updated

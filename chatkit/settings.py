@@ -1,0 +1,127 @@
+"""One typed settings object for the server and the CLI.
+
+Precedence is flags > environment (``CHATKIT_*``) > defaults. The CLI passes only the
+flags the user actually gave, so an environment variable is never shadowed by a flag's
+default value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import platformdirs
+
+ENV_PREFIX = "CHATKIT_"
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("chatkit", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=_default_data_dir)
+    mongo_url: str | None = None
+    db_name: str = "chatkit"
+    log_level: str = "info"
+    jwt_secret: str | None = None
+    jwt_lifetime_days: float = 30.0
+    open_registration: bool = True
+    bcrypt_rounds: int = 12
+    max_image_bytes: int = 10 * 1024 * 1024
+    public_url: str | None = None
+    firebase_credentials: Path | None = None
+    fcm_endpoint: str | None = None
+    shutdown_timeout: float = 10.0
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, f.type, raw)
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = _coerce(name, _field_type(cls, name), value)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if not 4 <= self.bcrypt_rounds <= 16:
+            raise SettingsError("CHATKIT_BCRYPT_ROUNDS must be between 4 and 16")
+        if self.jwt_lifetime_days <= 0:
+            raise SettingsError("CHATKIT_JWT_LIFETIME_DAYS must be positive")
+        if self.jwt_secret is not None and len(self.jwt_secret) < 16:
+            raise SettingsError("CHATKIT_JWT_SECRET must be at least 16 characters")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise SettingsError(f"unknown log level {self.log_level!r}")
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, else one generated once and kept in the data dir.
+
+        Generated rather than built in so that no two deployments share a secret, and
+        kept (mode 0600) so that tokens survive a restart.
+        """
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt-secret"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            secret = path.read_text().strip()
+            if len(secret) < 16:
+                raise SettingsError(f"{path} holds no usable secret; delete it to make a new one")
+            return secret
+        secret = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret + "\n")
+        return secret
+
+
+def _field_type(cls: type, name: str) -> Any:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.type
+    raise SettingsError(f"unknown setting {name!r}")
+
+
+def _coerce(name: str, typ: Any, value: Any) -> Any:
+    typ = str(typ)
+    if not isinstance(value, str):
+        return Path(value) if "Path" in typ and not isinstance(value, Path) else value
+    try:
+        if typ.startswith("int"):
+            return int(value)
+        if typ.startswith("float"):
+            return float(value)
+        if typ.startswith("bool"):
+            lowered = value.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if "Path" in typ:
+            return Path(value).expanduser()
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()}: cannot use {value!r}") from None
+    return value

@@ -1,0 +1,65 @@
+"""The connection to MongoDB and the one place that creates indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from chatkit.storage.sessions import SessionStore
+from chatkit.storage.users import UserStore
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnreachable(RuntimeError):
+    pass
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for logs and error lines."""
+    return re.sub(r"(mongodb(?:\+srv)?://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+class Storage:
+    """Owns the client and one store object per collection."""
+
+    def __init__(self, client: AsyncMongoClient, db_name: str) -> None:
+        self.client = client
+        self.db = client[db_name]
+        self.users = UserStore(self.db["users"])
+        self.sessions = SessionStore(self.db["sessions"])
+
+    @classmethod
+    async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> "Storage":
+        """Connect and prove the server answers, failing within ``timeout`` seconds."""
+        ms = int(timeout * 1000)
+        client: AsyncMongoClient = AsyncMongoClient(
+            url, tz_aware=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
+        )
+        try:
+            await client.admin.command("ping")
+        except PyMongoError as exc:
+            await client.close()
+            raise DatabaseUnreachable(
+                f"cannot reach MongoDB at {redact_url(url)} within {timeout:.0f}s: {exc.__class__.__name__}"
+            ) from None
+        return cls(client, db_name)
+
+    async def ensure_indexes(self) -> None:
+        """Create every index the queries need; safe to run on every start."""
+        stores = (self.users, self.sessions)
+        await asyncio.gather(*(store.col.create_indexes(store.INDEXES) for store in stores))
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        try:
+            await asyncio.wait_for(self.client.admin.command("ping"), timeout)
+        except (PyMongoError, asyncio.TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,87 @@
+"""Every query on the ``users`` collection."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from chatkit.wire import now
+
+Doc = dict[str, Any]
+
+PUBLIC_PROFILE = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive": 1, "isBlocked": 1}
+
+
+class DuplicateEmail(Exception):
+    pass
+
+
+class UserStore:
+    INDEXES = [
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("isActive", ASCENDING), ("firstName", ASCENDING)], name="active_by_name"),
+    ]
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.col = collection
+
+    async def insert(self, doc: Doc) -> Doc:
+        try:
+            result = await self.col.insert_one(doc)
+        except DuplicateKeyError:
+            raise DuplicateEmail(doc.get("email")) from None
+        doc["_id"] = result.inserted_id
+        return doc
+
+    async def by_id(self, user_id: ObjectId, projection: Doc | None = None) -> Doc | None:
+        return await self.col.find_one({"_id": user_id}, projection)
+
+    async def by_email(self, email: str) -> Doc | None:
+        return await self.col.find_one({"email": email})
+
+    async def by_ids(self, user_ids: list[ObjectId], projection: Doc | None = None) -> dict[ObjectId, Doc]:
+        cursor = self.col.find({"_id": {"$in": list(user_ids)}}, projection)
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def update(self, user_id: ObjectId, fields: Doc) -> Doc | None:
+        return await self.col.find_one_and_update(
+            {"_id": user_id},
+            {"$set": {**fields, "updatedAt": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def set_blocked(self, user_id: ObjectId, other_id: ObjectId, blocked: bool) -> bool:
+        """Add or remove ``other_id`` in ``blockedUsers``; True if it changed anything."""
+        op = "$addToSet" if blocked else "$pull"
+        result = await self.col.update_one(
+            {"_id": user_id}, {op: {"blockedUsers": other_id}, "$set": {"updatedAt": now()}}
+        )
+        return result.modified_count > 0
+
+    async def search(
+        self,
+        *,
+        text: str | None,
+        exclude: ObjectId | None,
+        active_only: bool,
+        skip: int,
+        limit: int,
+        projection: Doc | None = None,
+    ) -> tuple[list[Doc], int]:
+        query: Doc = {}
+        if exclude is not None:
+            query["_id"] = {"$ne": exclude}
+        if active_only:
+            query["isActive"] = {"$ne": False}
+        if text:
+            pattern = re.compile(re.escape(text), re.IGNORECASE)
+            query["$or"] = [{"firstName": pattern}, {"lastName": pattern}, {"email": pattern}]
+        total = await self.col.count_documents(query)
+        cursor = self.col.find(query, projection).sort([("firstName", 1), ("lastName", 1), ("_id", 1)])
+        docs = await cursor.skip(skip).limit(limit).to_list(None)
+        return docs, total
