@@ -219,13 +219,17 @@ def _start_owned(data_dir: Path, owner: Owner, lock_file: IO[str]) -> LocalMongo
         "--setParameter", "diagnosticDataCollectionEnabled=false",
     ]
     log.info("starting mongod on 127.0.0.1:%d (files in %s)", port, db_path)
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True, preexec_fn=_die_with_parent,
-    )
+    # stderr goes to a file, not a pipe: nobody drains a pipe while the server runs,
+    # and a full one would block mongod on its next write.
+    stderr_path = data_dir / "mongod.stderr"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
     mongo = LocalMongo(_url(port), port, True, data_dir, proc, lock_file)
     try:
-        _wait_primary(proc, port, log_path)
+        _wait_primary(proc, port, log_path, stderr_path)
     except BaseException:
         mongo.stop(timeout=10)
         raise
@@ -256,7 +260,9 @@ def _kill_orphan(data_dir: Path) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def _wait_primary(proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60.0) -> None:
+def _wait_primary(
+    proc: subprocess.Popen[bytes], port: int, log_path: Path, stderr_path: Path, timeout: float = 60.0
+) -> None:
     """Block until the node accepts writes, initiating or re-homing the replica set."""
     deadline = time.monotonic() + timeout
     client: MongoClient = MongoClient(_url(port), serverSelectionTimeoutMS=500, connectTimeoutMS=500)
@@ -264,7 +270,10 @@ def _wait_primary(proc: subprocess.Popen[bytes], port: int, log_path: Path, time
         initiated = False
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                try:
+                    err = stderr_path.read_text(errors="replace").strip()
+                except OSError:
+                    err = ""
                 raise MongodError(
                     f"mongod exited with code {proc.returncode}; see {log_path}"
                     + (f": {err.splitlines()[-1]}" if err else "")

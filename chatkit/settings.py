@@ -7,7 +7,9 @@ default value.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -67,8 +69,14 @@ class Settings:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
         if not 4 <= self.bcrypt_rounds <= 16:
             raise SettingsError("CHATKIT_BCRYPT_ROUNDS must be between 4 and 16")
-        if self.jwt_lifetime_days <= 0:
-            raise SettingsError("CHATKIT_JWT_LIFETIME_DAYS must be positive")
+        if not math.isfinite(self.jwt_lifetime_days) or not 0 < self.jwt_lifetime_days <= 36500:
+            raise SettingsError("CHATKIT_JWT_LIFETIME_DAYS must be a positive number of days (at most 36500)")
+        if self.max_image_bytes <= 0:
+            raise SettingsError("CHATKIT_MAX_IMAGE_BYTES must be positive")
+        if not math.isfinite(self.shutdown_timeout) or self.shutdown_timeout < 0:
+            raise SettingsError("CHATKIT_SHUTDOWN_TIMEOUT must be zero or more seconds")
+        if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):
+            raise SettingsError(f"db name {self.db_name!r} is not a valid MongoDB database name")
         if self.jwt_secret is not None and len(self.jwt_secret) < 16:
             raise SettingsError("CHATKIT_JWT_SECRET must be at least 16 characters")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -83,18 +91,41 @@ class Settings:
         if self.jwt_secret:
             return self.jwt_secret
         path = self.data_dir / "jwt-secret"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                _create_secret_file(path)
+            if path.stat().st_mode & 0o077:
+                with contextlib.suppress(OSError):  # e.g. a read-only mount: still usable
+                    path.chmod(0o600)  # a readable secret lets anyone forge tokens
             secret = path.read_text().strip()
-            if len(secret) < 16:
-                raise SettingsError(f"{path} holds no usable secret; delete it to make a new one")
-            return secret
-        secret = secrets.token_urlsafe(48)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secret + "\n")
+        except OSError as exc:
+            raise SettingsError(f"cannot use JWT secret file {path}: {exc.strerror or exc}") from None
+        if len(secret) < 16:
+            raise SettingsError(f"{path} holds no usable secret; delete it to make a new one")
         return secret
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a fresh secret to ``path`` (mode 0600) unless someone else got there first.
+
+    The secret is written to a private temporary file and then hard-linked into place,
+    so a server and an admin command starting together never read a half-written file
+    and never end up with two different secrets.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _field_type(cls: type, name: str) -> Any:

@@ -175,3 +175,8 @@ def users_logout(ctx: typer.Context, user: str = typer.Argument(..., help="Email
 
     target, count = run_with_services(_settings(ctx), action)
     _done(target, as_json, f"ended {count} session(s) of {target['email']}", sessionsEnded=count)
+
+
+from chatkit.cli import admin_chats  # noqa: E402  (chat commands live in their own module)
+
+admin_chats.register(app)

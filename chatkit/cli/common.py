@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, NoReturn, TypeVar
 
 import typer
+from pymongo.errors import PyMongoError
 
 from chatkit import mongod
 from chatkit.domain.errors import ChatkitError
@@ -56,6 +57,12 @@ def run_with_services(settings: Settings, action: Callable[[Services], Awaitable
         fail(str(exc))
     except ChatkitError as exc:
         fail(exc.message)
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+    except PyMongoError as exc:  # a bad URL, or the database went away mid-command
+        fail(f"MongoDB: {_first_line(exc)}")
+    except OSError as exc:  # e.g. a data dir that cannot be created
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     finally:
         if local is not None:
             local.stop()
@@ -65,9 +72,14 @@ async def _run(settings: Settings, url: str, action: Callable[[Services], Awaita
     storage = await Storage.connect(url, settings.db_name)
     try:
         await storage.ensure_indexes()
-        return await action(build_services(settings, storage))
+        return await action(build_services(settings, storage, relay_labels=True))
     finally:
         await storage.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]
 
 
 def read_password(given: str | None, prompt: str = "Password") -> str:

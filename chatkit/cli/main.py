@@ -27,6 +27,11 @@ def setup_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # PyMongo's debug logs echo whole commands (password hashes, token hashes), and
+    # aiohttp's access log would be the place a token-bearing URL turns up: keep both
+    # at INFO or above whatever the chosen level.
+    for noisy in ("pymongo", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 @app.command()
@@ -39,20 +44,25 @@ def serve(
     log_level: Optional[str] = typer.Option(None, help="debug, info, warning, error [env CHATKIT_LOG_LEVEL; info]"),
 ) -> None:
     """Run the REST + Socket.IO server until Ctrl-C or SIGTERM."""
-    from chatkit.server.runner import StartupError, serve as run_server
+    from chatkit.server.runner import Interrupted, StartupError, serve as run_server
 
     try:
         settings = Settings.load(dict(host=host, port=port, data_dir=data_dir, mongo_url=mongo_url,
                                       db_name=db_name, log_level=log_level))
+        settings.resolved_jwt_secret()  # a bad secret file is reported before mongod starts
     except SettingsError as exc:
         fail(str(exc), code=2)
     setup_logging(settings.log_level)
     try:
-        run_server(settings)
+        run_server(settings, ready=lambda url: typer.echo(f"chatkit serving on {url}"))
+    except Interrupted:
+        return  # asked to stop while starting: everything started has been stopped
     except mongod.MongodNotFound as exc:
         fail(str(exc), code=2)
     except (mongod.MongodError, StartupError) as exc:
         fail(str(exc), code=1)
+    except OSError as exc:  # e.g. a data dir that cannot be created
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), code=1)
 
 
 def main() -> None:

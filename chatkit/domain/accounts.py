@@ -25,6 +25,7 @@ Doc = dict[str, Any]
 NAME_MAX = 100
 EMAIL_MAX = 254
 PUSH_TOKEN_MAX = 4096
+LOGIN_PASSWORD_MAX = 1024  # bcrypt reads 72 bytes; this only bounds the work
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -43,7 +44,9 @@ class AuthContext:
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+    if len(email) > EMAIL_MAX:
+        raise BadRequest(f"email must be at most {EMAIL_MAX} characters")
+    if not _EMAIL.match(email) or _CONTROL.search(email):
         raise BadRequest("email is not a valid email address")
     return email
 
@@ -97,6 +100,12 @@ class Accounts:
         self, email: str, password: str, notification_token: str | None = None
     ) -> tuple[Doc, IssuedToken]:
         push_token = _check_push_token(notification_token)
+        # Only lengths are checked here: a malformed address simply matches nobody, and
+        # passwords set by the original backend are not held to today's rules.
+        if len(email) > EMAIL_MAX:
+            raise BadRequest(f"email must be at most {EMAIL_MAX} characters")
+        if len(password) > LOGIN_PASSWORD_MAX:
+            raise BadRequest(f"password must be at most {LOGIN_PASSWORD_MAX} characters")
         user = await self.storage.users.by_email(email.strip().lower())
         ok = await passwords.verify_password(password, user.get("password") if user else None)
         if not ok or user is None:
@@ -120,14 +129,29 @@ class Accounts:
         if user is None:
             raise Unauthorized("Account not found")
         self._check_standing(user)
-        changed = user.get("passwordChangedAt")
-        if changed is not None and int(changed.timestamp()) > claims.issued_at:
-            raise Unauthorized("Password changed, please login again")
         if session is None or session.get("userId") != user_id:
             raise Unauthorized("Session expired, please login again")
+        if self._predates_password_change(user, session, claims.issued_at):
+            raise Unauthorized("Password changed, please login again")
         if session.get("revokedAt") is not None:
             raise Unauthorized("Session ended, please login again")
         return AuthContext(user, session)
+
+    @staticmethod
+    def _predates_password_change(user: Doc, session: Doc, issued_at: int) -> bool:
+        """True if the token was issued before the password last changed.
+
+        ``iat`` has whole seconds only, so a token issued in the same second as the
+        change would pass that check; the session's ``createdAt`` (milliseconds) tells
+        those apart, so the caller reads "Password changed" rather than a vaguer reason.
+        """
+        changed = user.get("passwordChangedAt")
+        if changed is None:
+            return False
+        if int(changed.timestamp()) > issued_at:
+            return True
+        created = session.get("createdAt")
+        return created is not None and created < changed
 
     async def logout(self, ctx: AuthContext) -> None:
         await self.storage.sessions.revoke(ctx.session["_id"])

@@ -16,6 +16,7 @@ import jwt
 from chatkit.domain.errors import Unauthorized
 
 ALGORITHM = "HS256"
+TOKEN_MAX = 4096  # ours are ~200 characters; anything far longer is not one of them
 
 
 def token_hash(token: str) -> str:
@@ -53,6 +54,8 @@ class TokenCodec:
 
     def decode(self, token: str) -> Claims:
         """Verify signature (HS256 only) and expiry, or raise ``Unauthorized``."""
+        if len(token) > TOKEN_MAX:
+            raise Unauthorized("Invalid token")
         try:
             payload = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM],
@@ -60,7 +63,9 @@ class TokenCodec:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("Session expired, please login again") from None
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, ValueError):
+            # ValueError: a header that is not UTF-8 text reaches us with surrogates,
+            # which PyJWT fails to encode before it ever looks at the signature.
             raise Unauthorized("Invalid token") from None
         user_id, iat = payload.get("userId"), payload.get("iat")
         if not isinstance(user_id, str) or not isinstance(iat, int) or payload.get("role") != "user":

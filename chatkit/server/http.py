@@ -50,18 +50,38 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """The body as JSON, checked against ``schema``; too large, malformed or misshapen is a 4xx."""
     if request.content_length is not None and request.content_length > JSON_BODY_MAX:
         raise PayloadTooLarge("Request body too large")
-    raw = await request.content.read(JSON_BODY_MAX + 1)
-    if len(raw) > JSON_BODY_MAX:
-        raise PayloadTooLarge("Request body too large")
+    raw = await _read_body(request, JSON_BODY_MAX)
     if not raw.strip():
         raise BadRequest("Request body must be a JSON object")
     try:
         payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # includes UnicodeDecodeError
         raise BadRequest("Malformed JSON body") from None
+    except RecursionError:  # "[[[[..." nested deeper than the parser's stack
+        raise BadRequest("Malformed JSON body: nested too deeply") from None
     return schema.parse(payload)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refusing it once it passes ``limit`` bytes.
+
+    ``StreamReader.read(n)`` returns whatever is buffered (often 64 KiB), not n bytes,
+    so the body is collected chunk by chunk; a chunked body has no Content-Length to
+    check up front, hence the running total.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("Request body too large")
+        chunks.append(chunk)
 
 
 async def authenticated(request: web.Request) -> AuthContext:

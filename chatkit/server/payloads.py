@@ -44,7 +44,24 @@ def _typed(name: str, value: Any, typ: type | tuple[type, ...]) -> Any:
     if not ok:
         expected = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
         raise BadRequest(f"{name} must be {expected}")
+    if isinstance(value, str) and not _is_text(value):
+        raise BadRequest(f"{name} must be valid Unicode text")
     return value
+
+
+def _is_text(value: str) -> bool:
+    """False for strings holding lone surrogates (``"\\ud800"`` is valid JSON).
+
+    Such a string cannot be encoded as UTF-8, so bcrypt, BSON and JSON replies would all
+    fail on it deep inside the domain; refusing it here keeps that a 400.
+    """
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def int_param(raw: str | None, name: str, default: int, *, minimum: int = 1, maximum: int = 1000) -> int:

@@ -8,16 +8,19 @@ Tests start the very same server through ``start_server``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Callable
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from chatkit import mongod
 from chatkit.server.app import build_services, create_app
 from chatkit.server.context import SERVICES, Services
-from chatkit.settings import Settings
+from chatkit.settings import Settings, SettingsError
 from chatkit.storage.database import Storage
 
 log = logging.getLogger(__name__)
@@ -48,8 +51,16 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
     except Exception as exc:
         raise StartupError(str(exc)) from None
     try:
-        await storage.ensure_indexes()
-        app = create_app(build_services(settings, storage))
+        try:
+            await storage.ensure_indexes()
+        except PyMongoError as exc:
+            # e.g. duplicate emails already in a database the original backend wrote
+            raise StartupError(f"cannot create the indexes of database {settings.db_name!r}: {exc}") from None
+        try:
+            services = build_services(settings, storage)
+        except SettingsError as exc:
+            raise StartupError(str(exc)) from None
+        app = create_app(services)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout,
                                access_log=None)
         await runner.setup()
@@ -63,37 +74,68 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
         await storage.close()
         raise
     port = runner.addresses[0][1]
-    return RunningServer(f"http://{settings.host}:{port}", port, app[SERVICES], runner)
+    return RunningServer(f"http://{_url_host(settings.host)}:{port}", port, app[SERVICES], runner)
 
 
-def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM. Raises ``StartupError`` (or ``MongodError``) on a bad start."""
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM arrived before the server was up; everything started is stopped."""
+
+
+def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM, calling ``ready(url)`` once listening.
+
+    Raises ``StartupError`` (or ``MongodError``) on a bad start, and ``Interrupted`` if
+    asked to stop before the server was up. A signal during the (slow) mongod start
+    becomes an exception so that the half-started mongod is stopped, not orphaned.
+    """
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     local: mongod.LocalMongo | None = None
-    url = settings.mongo_url
-    if not url:
-        local = mongod.acquire(settings.data_dir, "server")
-        url = local.url
     try:
-        asyncio.run(_serve(settings, url))
+        url = settings.mongo_url
+        if not url:
+            local = mongod.acquire(settings.data_dir, "server")
+            url = local.url
+        asyncio.run(_serve(settings, url, ready))
     finally:
-        if local is not None:
-            local.stop()
-            log.info("mongod stopped")
+        for sig in previous:  # stopping mongod takes a moment; a second Ctrl-C must not orphan it
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if local is not None:
+                local.stop()
+                log.info("mongod stopped")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
-async def _serve(settings: Settings, url: str) -> None:
-    server = await start_server(settings, url)
-    log.info("chatkit serving on %s", server.url)
-    try:
-        await _until_signalled()
-        log.info("shutting down: no new connections, finishing work in flight")
-    finally:
-        await server.stop()
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
 
 
-async def _until_signalled() -> None:
+async def _serve(settings: Settings, url: str, ready: Callable[[str], None] | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    starting = asyncio.ensure_future(start_server(settings, url))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        raise Interrupted("signal during start-up")
+    stopping.cancel()
+    server = starting.result()
+    log.info("chatkit serving on %s", server.url)
+    if ready is not None:
+        ready(server.url)
+    try:
+        await stop.wait()
+        log.info("shutting down: no new connections, finishing work in flight")
+    finally:
+        await server.stop()

@@ -9,6 +9,9 @@ import re
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from chatkit.storage.chats import ChatStore
+from chatkit.storage.messages import MessageStore
+from chatkit.storage.pushes import PushStore
 from chatkit.storage.sessions import SessionStore
 from chatkit.storage.users import UserStore
 
@@ -32,6 +35,9 @@ class Storage:
         self.db = client[db_name]
         self.users = UserStore(self.db["users"])
         self.sessions = SessionStore(self.db["sessions"])
+        self.chats = ChatStore(self.db["chats"])
+        self.messages = MessageStore(self.db["messages"])
+        self.pushes = PushStore(self.db["pushes"])
 
     @classmethod
     async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> "Storage":
@@ -51,7 +57,7 @@ class Storage:
 
     async def ensure_indexes(self) -> None:
         """Create every index the queries need; safe to run on every start."""
-        stores = (self.users, self.sessions)
+        stores = (self.users, self.sessions, self.chats, self.messages, self.pushes)
         await asyncio.gather(*(store.col.create_indexes(store.INDEXES) for store in stores))
 
     async def ping(self, timeout: float = 2.0) -> bool:

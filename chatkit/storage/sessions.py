@@ -71,6 +71,11 @@ class SessionStore:
         )
         return result.modified_count
 
+    async def live_ids(self, session_ids: list[ObjectId]) -> set[ObjectId]:
+        """Which of these sessions still exist and are not revoked."""
+        cursor = self.col.find({"_id": {"$in": session_ids}, "revokedAt": None}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
+
     async def active_for_user(self, user_id: ObjectId) -> list[Doc]:
         cursor = self.col.find(
             {"userId": user_id, "revokedAt": None, "expiresAt": {"$gt": now()}}

@@ -1,0 +1,123 @@
+"""Every query on the ``messages`` collection.
+
+Messages carry a ``receiver`` (the other participant) besides the contract's fields,
+so "my undelivered / unread incoming messages" are index lookups rather than joins.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+Doc = dict[str, Any]
+
+
+class DuplicateClientId(Exception):
+    pass
+
+
+class MessageStore:
+    INDEXES = [
+        IndexModel([("chat", ASCENDING), ("createdAt", DESCENDING)], name="chat_time"),
+        IndexModel([("receiver", ASCENDING), ("chat", ASCENDING), ("createdAt", ASCENDING)],
+                   name="undelivered", partialFilterExpression={"isDelivered": False}),
+        IndexModel([("receiver", ASCENDING), ("chat", ASCENDING), ("createdAt", ASCENDING)],
+                   name="unread", partialFilterExpression={"isRead": False}),
+        IndexModel([("sender", ASCENDING), ("clientId", ASCENDING)], unique=True, name="client_id",
+                   partialFilterExpression={"clientId": {"$type": "string"}}),
+    ]
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.col = collection
+
+    async def insert(self, doc: Doc) -> Doc:
+        try:
+            result = await self.col.insert_one(doc)
+        except DuplicateKeyError:
+            raise DuplicateClientId() from None
+        doc["_id"] = result.inserted_id
+        return doc
+
+    async def insert_many(self, docs: list[Doc]) -> list[Doc]:
+        result = await self.col.insert_many(docs, ordered=True)
+        for doc, _id in zip(docs, result.inserted_ids):
+            doc["_id"] = _id
+        return docs
+
+    async def by_id(self, message_id: ObjectId) -> Doc | None:
+        return await self.col.find_one({"_id": message_id})
+
+    async def by_client_id(self, sender: ObjectId, client_id: str) -> Doc | None:
+        return await self.col.find_one({"sender": sender, "clientId": client_id})
+
+    async def latest_undelivered_per_chat(self, receiver: ObjectId) -> list[Doc]:
+        """For each chat: the newest message not yet delivered to ``receiver``."""
+        pipeline = [
+            {"$match": {"receiver": receiver, "isDelivered": False}},
+            {"$sort": {"chat": 1, "createdAt": 1}},
+            {"$group": {"_id": "$chat", "messageId": {"$last": "$_id"}, "sender": {"$last": "$sender"},
+                        "createdAt": {"$last": "$createdAt"}}},
+        ]
+        return await (await self.col.aggregate(pipeline)).to_list(None)
+
+    async def mark_delivered(
+        self, receiver: ObjectId, *, chat: ObjectId | None = None, up_to: datetime | None = None
+    ) -> int:
+        query: Doc = {"receiver": receiver, "isDelivered": False}
+        if chat is not None:
+            query["chat"] = chat
+        if up_to is not None:
+            query["createdAt"] = {"$lte": up_to}
+        result = await self.col.update_many(query, {"$set": {"isDelivered": True}})
+        return result.modified_count
+
+    async def mark_read(self, receiver: ObjectId, chat: ObjectId, up_to: datetime | None = None) -> int:
+        query: Doc = {"receiver": receiver, "chat": chat, "isRead": False}
+        if up_to is not None:
+            query["createdAt"] = {"$lte": up_to}
+        result = await self.col.update_many(query, {"$set": {"isRead": True, "isDelivered": True}})
+        return result.modified_count
+
+    async def latest(self, chat: ObjectId, after: datetime | None, n: int) -> list[Doc]:
+        if n <= 0:
+            return []
+        query: Doc = {"chat": chat}
+        if after is not None:
+            query["createdAt"] = {"$gt": after}
+        cursor = self.col.find(query).sort([("createdAt", -1), ("_id", -1)]).limit(n)
+        return await cursor.to_list(None)
+
+    async def page(
+        self, chat: ObjectId, *, after: datetime | None, search: str | None,
+        start: datetime | None, end: datetime | None, skip: int, limit: int,
+    ) -> tuple[list[Doc], int]:
+        created: Doc = {}
+        if after is not None:
+            created["$gt"] = after
+        if start is not None:
+            created["$gte"] = start
+        if end is not None:
+            created["$lte"] = end
+        query: Doc = {"chat": chat}
+        if created:
+            query["createdAt"] = created
+        if search:
+            query["content"] = re.compile(re.escape(search), re.IGNORECASE)
+        total = await self.col.count_documents(query)
+        cursor = self.col.find(query).sort([("createdAt", -1), ("_id", -1)]).skip(skip).limit(limit)
+        return await cursor.to_list(None), total
+
+    async def any_after(self, chat: ObjectId, after: datetime) -> bool:
+        return await self.col.find_one({"chat": chat, "createdAt": {"$gt": after}}, {"_id": 1}) is not None
+
+    async def delete_in_chat(self, chat: ObjectId, up_to: datetime | None = None) -> int:
+        query: Doc = {"chat": chat}
+        if up_to is not None:
+            query["createdAt"] = {"$lte": up_to}
+        return (await self.col.delete_many(query)).deleted_count
