@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from chatkit.cli.common import emit_json, load_settings, read_password, run_with_services
 from chatkit.domain.views import user_view
@@ -19,7 +19,10 @@ users_app = typer.Typer(help="Create, inspect, deactivate and ban users.", no_ar
 app.add_typer(users_app, name="users")
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
-console = Console()
+ID_WIDTH = 24  # an ObjectId in hex
+# Names and emails are user input: never read them as rich markup ("[/]" would crash,
+# "[red]" would vanish) or as emoji codes.
+console = Console(markup=False, emoji=False, highlight=False)
 
 
 @app.callback()
@@ -43,17 +46,24 @@ def _show_users(users: list[dict[str, Any]], as_json: bool, total: int | None = 
     if as_json:
         emit_json(views if total is None else {"total": total, "users": views})
         return
-    table = Table("id", "email", "name", "active", "banned", "created")
+    table = Table(
+        # An id is copied into the next command, so it is never cut or wrapped; the
+        # other columns give way on a narrow terminal.
+        Column("id", no_wrap=True, min_width=ID_WIDTH),
+        Column("email", overflow="fold"), Column("name", overflow="fold"),
+        "status", Column("created", no_wrap=True),
+    )
     for v in views:
-        table.add_row(v["_id"], v["email"], v["fullName"], _yes(v["isActive"]), _yes(v["isBlocked"]),
-                      (v["createdAt"] or "")[:19])
+        table.add_row(v["_id"], v["email"], v["fullName"], _status(v), (v["createdAt"] or "")[:10])
     console.print(table)
     if total is not None and total > len(views):
         console.print(f"{len(views)} of {total} users shown")
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
+def _status(view: dict[str, Any]) -> str:
+    """One word per user, so the table fits 80 columns without cutting the id."""
+    flags = [("banned" if view["isBlocked"] else ""), ("deactivated" if not view["isActive"] else "")]
+    return ", ".join(f for f in flags if f) or "active"
 
 
 def _done(user: dict[str, Any], as_json: bool, sentence: str, **extra: Any) -> None:

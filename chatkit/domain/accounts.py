@@ -92,8 +92,9 @@ class Accounts:
     ) -> tuple[Doc, IssuedToken]:
         if not self.open_registration:
             raise Forbidden("Registration is closed; ask an administrator for an account")
+        push_token = _check_push_token(notification_token)  # before anything is stored
         user = await self.create_user(first_name, last_name, email, password)
-        issued = await self._open_session(user, _check_push_token(notification_token))
+        issued = await self._open_session(user, push_token)
         return user, issued
 
     async def login(
@@ -158,6 +159,8 @@ class Accounts:
 
     async def change_password(self, ctx: AuthContext, current: str, new: str) -> tuple[Doc, IssuedToken]:
         """Set a new password, end every session, and open a fresh one for this device."""
+        if len(current) > LOGIN_PASSWORD_MAX:
+            raise BadRequest(f"currentPassword must be at most {LOGIN_PASSWORD_MAX} characters")
         if not await passwords.verify_password(current, ctx.user.get("password")):
             raise Unauthorized("Current password is incorrect")
         if current == new:

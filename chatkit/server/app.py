@@ -48,12 +48,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(services: Services) -> web.Application:
+    gateway = SocketGateway(services)
     app = web.Application(
-        middlewares=[error_middleware],
+        middlewares=[gateway.track_transports, error_middleware],
         client_max_size=4 * services.settings.max_image_bytes + MULTIPART_OVERHEAD,
     )
     app[SERVICES] = services
-    gateway = SocketGateway(services)
     services.messaging.emit = gateway.emit_to_user
     gateway.sio.attach(app)
     app[GATEWAY] = gateway

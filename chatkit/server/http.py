@@ -55,7 +55,7 @@ async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
         raise PayloadTooLarge("Request body too large")
     raw = await _read_body(request, JSON_BODY_MAX)
     if not raw.strip():
-        raise BadRequest("Request body must be a JSON object")
+        raise BadRequest("The body must be a JSON object")
     try:
         payload = json.loads(raw)
     except ValueError:  # includes UnicodeDecodeError

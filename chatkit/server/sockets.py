@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import socketio
+from aiohttp import web
 from bson import ObjectId
 
 from chatkit.domain.errors import ChatkitError
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 ONLINE_USERS_DELAY = 0.05  # seconds over which presence changes are coalesced
+DRAIN_QUIET = 0.2  # on shutdown, a socket silent this long has nothing more in flight
+HANGUP_GRACE = 0.5  # then clients get this long to close their transports themselves
 
 NEW_MESSAGE = Schema(
     required={"content": str},
@@ -58,10 +61,10 @@ class SocketGateway:
         self.connections: dict[str, Connection] = {}
         self.draining = False
         self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._last_event = 0.0
         self._broadcast_pending = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._transports: dict[int, web.Request] = {}
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self._register("new-message", NEW_MESSAGE, self._new_message)
@@ -133,16 +136,47 @@ class SocketGateway:
         await self.sio.disconnect(sid)
 
     async def drain(self, timeout: float) -> None:
-        """Refuse new sockets and events, let handlers in flight finish, then disconnect all."""
+        """Refuse new sockets; keep handling what open sockets already sent until they
+        go quiet (or ``timeout``), so a burst in progress is stored, not cut; then hang up."""
         self.draining = True
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            log.warning("%d socket events still running after %.0fs; closing anyway", self._in_flight, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            quiet = loop.time() - self._last_event >= DRAIN_QUIET
+            if quiet and self._in_flight == 0:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            log.warning("sockets still busy after %.0fs; closing anyway", timeout)
         for sid in list(self.connections):
             await self.sio.disconnect(sid)
+        if self.sio.eio.sockets:
+            await self.sio.eio.disconnect()
+        await self.sio.shutdown()
         for task in list(self._tasks):
             task.cancel()
+        await self._close_transports()
+
+    async def _close_transports(self) -> None:
+        """Close websockets whose client did not hang up, so shutdown never waits on a peer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HANGUP_GRACE
+        while self._transports and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for request in list(self._transports.values()):
+            if request.transport is not None:
+                request.transport.close()
+
+    @web.middleware
+    async def track_transports(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Remember open Socket.IO transports (long-lived requests) for ``drain``."""
+        if not request.path.startswith("/socket.io"):
+            return await handler(request)
+        self._transports[id(request)] = request
+        try:
+            return await handler(request)
+        finally:
+            self._transports.pop(id(request), None)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -162,17 +196,13 @@ class SocketGateway:
             try:
                 if conn is None:
                     raise ChatkitError("Not connected")
-                if self.draining:
-                    raise ChatkitError("Server is shutting down, please retry")
                 payload = schema.parse(data, what=f"{event} payload")
                 self._in_flight += 1
-                self._idle.clear()
                 try:
                     result = await handler(conn, sid, payload)
                 finally:
                     self._in_flight -= 1
-                    if self._in_flight == 0:
-                        self._idle.set()
+                    self._last_event = asyncio.get_running_loop().time()
                 return {"success": True, **(result or {})}
             except ChatkitError as exc:
                 message = exc.message

@@ -11,6 +11,7 @@ from pymongo.errors import PyMongoError
 
 from chatkit.storage.chats import ChatStore
 from chatkit.storage.messages import MessageStore
+from chatkit.storage.migrations import migrate
 from chatkit.storage.pushes import PushStore
 from chatkit.storage.sessions import SessionStore
 from chatkit.storage.users import UserStore
@@ -56,9 +57,10 @@ class Storage:
         return cls(client, db_name)
 
     async def ensure_indexes(self) -> None:
-        """Create every index the queries need; safe to run on every start."""
+        """Create every index the queries need, and migrate legacy data; safe on every start."""
         stores = (self.users, self.sessions, self.chats, self.messages, self.pushes)
         await asyncio.gather(*(store.col.create_indexes(store.INDEXES) for store in stores))
+        await migrate(self.db)
 
     async def ping(self, timeout: float = 2.0) -> bool:
         try:

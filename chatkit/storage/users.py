@@ -58,8 +58,10 @@ class UserStore:
     async def set_blocked(self, user_id: ObjectId, other_id: ObjectId, blocked: bool) -> bool:
         """Add or remove ``other_id`` in ``blockedUsers``; True if it changed anything."""
         op = "$addToSet" if blocked else "$pull"
+        present = {"$ne": other_id} if blocked else other_id
         result = await self.col.update_one(
-            {"_id": user_id}, {op: {"blockedUsers": other_id}, "$set": {"updatedAt": now()}}
+            {"_id": user_id, "blockedUsers": present},
+            {op: {"blockedUsers": other_id}, "$set": {"updatedAt": now()}},
         )
         return result.modified_count > 0
 
