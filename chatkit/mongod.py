@@ -177,8 +177,9 @@ def acquire(data_dir: Path, owner: Owner, *, wait_seconds: float = 60.0) -> Loca
         try:
             return _start_owned(data_dir, owner, lock_file)
         except BaseException:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-            lock_file.close()
+            if not lock_file.closed:  # a failed start may already have released it
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+                lock_file.close()
             raise
 
 

@@ -15,6 +15,7 @@ from chatkit import mongod
 from chatkit.domain.errors import ChatkitError
 from chatkit.server.app import build_services
 from chatkit.server.context import Services
+from chatkit.server.runner import describe_mongo_error
 from chatkit.settings import Settings, SettingsError
 from chatkit.storage.database import DatabaseUnreachable, Storage
 from chatkit.wire import jsonable
@@ -60,7 +61,7 @@ def run_with_services(settings: Settings, action: Callable[[Services], Awaitable
     except SettingsError as exc:
         fail(str(exc), code=2)
     except PyMongoError as exc:  # a bad URL, or the database went away mid-command
-        fail(f"MongoDB: {_first_line(exc)}")
+        fail(f"MongoDB: {describe_mongo_error(exc)}")
     except OSError as exc:  # e.g. a data dir that cannot be created
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     finally:
@@ -75,11 +76,6 @@ async def _run(settings: Settings, url: str, action: Callable[[Services], Awaita
         return await action(build_services(settings, storage, relay_labels=True))
     finally:
         await storage.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return text.splitlines()[0][:300]
 
 
 def read_password(given: str | None, prompt: str = "Password") -> str:

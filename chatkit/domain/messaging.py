@@ -64,6 +64,8 @@ def check_search(text: str | None) -> str | None:
         return None
     if len(text) > SEARCH_MAX:
         raise BadRequest(f"search must be at most {SEARCH_MAX} characters")
+    if "\x00" in text:  # MongoDB refuses NUL inside a regular expression
+        raise BadRequest("search must not contain a NUL character")
     return text
 
 
@@ -101,24 +103,42 @@ class Messaging:
             raise BadRequest(f"clientId must be 1 to {CLIENT_ID_MAX} characters")
         if (chat_id is None) == (other_user_id is None):
             raise BadRequest("Give exactly one of chatId and otherUserId")
+        opening = self._open_chat(sender_id, chat_id, other_user_id)
         if client_id is not None:
-            existing = await self.storage.messages.by_client_id(sender_id, client_id)
+            # A retry returns what was stored, even if sending has since become impossible.
+            existing, opened = await asyncio.gather(
+                self.storage.messages.by_client_id(sender_id, client_id), opening, return_exceptions=True
+            )
+            if isinstance(existing, BaseException):
+                raise existing
             if existing is not None:
                 return await self._replay(existing, sender_id)
-        chat, sender, receiver = await self._open_chat(sender_id, chat_id, other_user_id)
+            if isinstance(opened, BaseException):
+                raise opened
+        else:
+            opened = await opening
+        chat, sender, receiver = opened
         t = now()
         doc = self._new_message(chat, sender_id, receiver["_id"], content, type, t, client_id)
-        try:
-            msg = await self.storage.messages.insert(doc)
-        except DuplicateClientId:
+        stored, before = await asyncio.gather(
+            self.storage.messages.insert(doc), self.storage.chats.record_message(chat["_id"], t),
+            return_exceptions=True,
+        )
+        if isinstance(stored, DuplicateClientId):
             existing = await self.storage.messages.by_client_id(sender_id, client_id or "")
             if existing is None:
-                raise
+                raise stored
             return await self._replay(existing, sender_id)
-        before = await self.storage.chats.record_message(chat["_id"], t)
-        first_for = _first_visible_for(before or chat)
-        await self._announce(chat, msg, sender, receiver, first_for)
-        return SendResult(message_view(msg, sender_id), chat, first_for=first_for)
+        if isinstance(stored, BaseException):
+            raise stored
+        if isinstance(before, BaseException):
+            raise before
+        if before is None:  # the chat was deleted under us: keep no orphan message
+            await self.storage.messages.delete(stored["_id"])
+            raise NotFound("Chat not found")
+        first_for = _first_visible_for(before)
+        await self._announce(chat, stored, sender, receiver, first_for)
+        return SendResult(message_view(stored, sender_id), chat, first_for=first_for)
 
     async def send_images(
         self, sender_id: ObjectId, urls: list[str], *, chat_id: ObjectId | None, other_user_id: ObjectId | None,
@@ -164,16 +184,15 @@ class Messaging:
         """The chat to write to, with both users, once every sending rule has passed."""
         chat: Doc | None = None
         if chat_id is not None:
-            chat = await self._chat_of(sender_id, chat_id)
+            chat, users = await self._chat_with_users(sender_id, chat_id)
             other_user_id = other_participant(chat, sender_id)
-        assert other_user_id is not None
-        if other_user_id == sender_id:
-            raise BadRequest("You can't send a message to yourself")
-        users = await self.storage.users.by_ids([sender_id, other_user_id], PROFILE)
+        else:
+            assert other_user_id is not None
+            if other_user_id == sender_id:
+                raise BadRequest("You can't send a message to yourself")
+            users = await self.storage.users.by_ids([sender_id, other_user_id], PROFILE)
         sender, receiver = users.get(sender_id), users.get(other_user_id)
-        if sender is None:
-            raise NotFound("User not found")
-        if receiver is None:
+        if sender is None or receiver is None:
             raise NotFound("User not found")
         if receiver.get("isActive") is False or receiver.get("isBlocked"):
             raise Forbidden("This user is not available")
@@ -382,6 +401,15 @@ class Messaging:
              "isActive": d.get("isActive", True), "isOnline": self.presence.is_online(str(d["_id"]))}
             for d in docs
         ], total
+
+    async def _chat_with_users(self, user_id: ObjectId, chat_id: ObjectId) -> tuple[Doc, dict[ObjectId, Doc]]:
+        """The chat and both participants' profiles, in one round trip."""
+        chat = await self.storage.chats.with_participants(chat_id, PROFILE)
+        if chat is None:
+            raise NotFound("Chat not found")
+        if user_id not in chat.get("participants", []):
+            raise Forbidden("You are not a participant of this chat")
+        return chat, {u["_id"]: u for u in chat.pop("people")}
 
     async def _chat_of(self, user_id: ObjectId, chat_id: ObjectId) -> Doc:
         chat = await self.storage.chats.by_id(chat_id)

@@ -55,7 +55,9 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
             await storage.ensure_indexes()
         except PyMongoError as exc:
             # e.g. duplicate emails already in a database the original backend wrote
-            raise StartupError(f"cannot create the indexes of database {settings.db_name!r}: {exc}") from None
+            raise StartupError(
+                f"cannot prepare database {settings.db_name!r}: {describe_mongo_error(exc)}"
+            ) from None
         try:
             services = build_services(settings, storage)
         except SettingsError as exc:
@@ -75,6 +77,14 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
         raise
     port = runner.addresses[0][1]
     return RunningServer(f"http://{_url_host(settings.host)}:{port}", port, app[SERVICES], runner)
+
+
+def describe_mongo_error(exc: BaseException) -> str:
+    """PyMongo's message without the raw server reply it appends (", full error: {...}")."""
+    details = getattr(exc, "details", None)
+    text = details.get("errmsg") if isinstance(details, dict) else None
+    text = str(text or exc).split(", full error:")[0].strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]
 
 
 def _url_host(host: str) -> str:

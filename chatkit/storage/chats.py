@@ -42,11 +42,24 @@ class ChatStore:
     async def by_id(self, chat_id: ObjectId) -> Doc | None:
         return await self.col.find_one({"_id": chat_id})
 
+    async def with_participants(self, chat_id: ObjectId, projection: Doc) -> Doc | None:
+        """The chat with its participants' user documents as ``people``, in one round trip."""
+        pipeline = [
+            {"$match": {"_id": chat_id}},
+            {"$lookup": {"from": "users", "localField": "participants", "foreignField": "_id",
+                         "as": "people", "pipeline": [{"$project": projection}]}},
+        ]
+        found = await (await self.col.aggregate(pipeline)).to_list(1)
+        return found[0] if found else None
+
     async def between(self, a: ObjectId, b: ObjectId) -> Doc | None:
         return await self.col.find_one({"pairKey": pair_key(a, b)})
 
     async def find_or_create(self, a: ObjectId, b: ObjectId, at: datetime) -> Doc:
         key = pair_key(a, b)
+        existing = await self.col.find_one({"pairKey": key})  # the usual case: a read, no write
+        if existing is not None:
+            return existing
         insert = {"participants": [a, b], "pairKey": key, "clearedBy": None, "clearedAt": None,
                   "createdAt": at, "updatedAt": at}
         for _ in range(3):

@@ -50,6 +50,9 @@ class MessageStore:
             doc["_id"] = _id
         return docs
 
+    async def delete(self, message_id: ObjectId) -> None:
+        await self.col.delete_one({"_id": message_id})
+
     async def by_id(self, message_id: ObjectId) -> Doc | None:
         return await self.col.find_one({"_id": message_id})
 

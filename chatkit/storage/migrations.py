@@ -1,8 +1,9 @@
 """Bring a database written by the original Node.js backend up to chatkit's shape.
 
-The original's chats have no ``pairKey`` or ``lastMessageAt`` and its messages no
-``receiver``; chatkit's queries rely on all three. The migration runs once per
-database (recorded in ``meta``), so later starts cost one lookup and no scan.
+The original's chats have no ``pairKey`` or ``lastMessageAt``, its messages no
+``receiver`` and its users no ``searchKeys``; chatkit's queries rely on all four. The
+migration runs once per database (recorded in ``meta``), so later starts cost one
+lookup and no scan.
 Duplicate chats for one pair (the original could create them under concurrency) are
 merged into the oldest one.
 """
@@ -16,10 +17,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chatkit.storage.chats import pair_key
+from chatkit.storage.users import search_keys
 from chatkit.wire import now
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Doc = dict[str, Any]
 
 
@@ -33,6 +35,10 @@ async def migrate(db: AsyncDatabase) -> None:
         log.info("migrating %d chats written by the original backend", legacy)
     async for chat in chats.find({"pairKey": {"$exists": False}}).sort("createdAt", 1):
         await _migrate_chat(chats, messages, chat)
+    async for user in db["users"].find({"searchKeys": {"$exists": False}},
+                                       {"firstName": 1, "lastName": 1, "email": 1}):
+        keys = search_keys(user.get("firstName"), user.get("lastName"), user.get("email"))
+        await db["users"].update_one({"_id": user["_id"]}, {"$set": {"searchKeys": keys}})
     await db["meta"].update_one(
         {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION, "migratedAt": now()}}, upsert=True
     )

@@ -21,16 +21,31 @@ class DuplicateEmail(Exception):
     pass
 
 
+def search_keys(first: str | None, last: str | None, email: str | None) -> list[str]:
+    """What a user can be found by: every word-start of the full name, and the email.
+
+    Stored lower-case and matched by prefix, so a case-insensitive search for "lee",
+    "ann l" or "ann.lee@" is an index range scan instead of a regex over every user.
+    """
+    words = " ".join(p for p in (first, last) if p).lower().split()
+    keys = {" ".join(words[i:]) for i in range(len(words))}
+    if email:
+        keys.add(email.lower())
+    return sorted(keys)
+
+
 class UserStore:
     INDEXES = [
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
         IndexModel([("isActive", ASCENDING), ("firstName", ASCENDING)], name="active_by_name"),
+        IndexModel([("searchKeys", ASCENDING)], name="search_keys"),
     ]
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.col = collection
 
     async def insert(self, doc: Doc) -> Doc:
+        doc["searchKeys"] = search_keys(doc.get("firstName"), doc.get("lastName"), doc.get("email"))
         try:
             result = await self.col.insert_one(doc)
         except DuplicateKeyError:
@@ -80,9 +95,9 @@ class UserStore:
             query["_id"] = {"$ne": exclude}
         if active_only:
             query["isActive"] = {"$ne": False}
+            query["isBlocked"] = {"$ne": True}
         if text:
-            pattern = re.compile(re.escape(text), re.IGNORECASE)
-            query["$or"] = [{"firstName": pattern}, {"lastName": pattern}, {"email": pattern}]
+            query["searchKeys"] = {"$regex": "^" + re.escape(" ".join(text.lower().split()))}
         total = await self.col.count_documents(query)
         cursor = self.col.find(query, projection).sort([("firstName", 1), ("lastName", 1), ("_id", 1)])
         docs = await cursor.skip(skip).limit(limit).to_list(None)
