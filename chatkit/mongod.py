@@ -148,6 +148,11 @@ def acquire(data_dir: Path, owner: Owner, *, wait_seconds: float = 60.0) -> Loca
     A server never shares: if another server owns the data dir it fails fast. An admin
     command borrows a server's mongod, and waits for another admin command to finish
     rather than pulling the database from under it.
+
+    Call it from a thread that lives as long as the mongod should (the main thread):
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that started mongod ends, so a mongod
+    started from a worker thread (``asyncio.to_thread`` included) is stopped as soon
+    as that thread exits.
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

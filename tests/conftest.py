@@ -90,3 +90,80 @@ def make_user(api: httpx.AsyncClient):
         return await register(api, first, last, **kw)
 
     return make
+
+
+# --- messaging-core fixtures (issue 3) ---------------------------------------------
+
+
+@pytest.fixture
+async def sockets(server: RunningServer) -> AsyncIterator[Any]:
+    """Connect Socket.IO peers with ``await sockets.connect(account)``; all closed at test end."""
+    from realtime import PeerPool
+
+    pool = PeerPool(server.url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def db(server: RunningServer) -> Any:
+    """The test database (PyMongo async), to check what was stored or recorded for pushes."""
+    return server.services.storage.db
+
+
+@pytest.fixture
+def admin(server: RunningServer, settings: Settings, tmp_path: Path):
+    """Run ``chatkit admin ...`` against the running server's database, off the event loop."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from chatkit.cli.main import app as cli_app
+
+    runner = CliRunner()
+    base = ["admin", "--data-dir", str(tmp_path / "cli"), "--mongo-url", settings.mongo_url or "",
+            "--db-name", settings.db_name]
+
+    async def run(*args: str, ok: bool = True) -> Any:
+        result = await asyncio.to_thread(runner.invoke, cli_app, [*base, *args])
+        if ok:
+            assert result.exit_code == 0, (
+                f"chatkit admin {' '.join(args)} exited {result.exit_code}: {result.output}"
+                + (f"\n{result.exception!r}" if result.exception else "")
+            )
+        return result
+
+    return run
+
+
+# --- admin CLI with stdin and env (foundation tests) ----------------------------------
+
+
+@pytest.fixture
+def admin_cli(settings: Settings):
+    """Run ``chatkit admin ...`` in-process against this test's database, never asserting.
+
+    Returns an async function ``run(*args, input=None) -> typer.testing.Result`` so a
+    test can check failures (exit code, the one line on stderr) and feed a password on
+    standard input. The command runs in a worker thread (it calls ``asyncio.run``
+    itself) while the test's server keeps serving on the main loop; no server needed.
+    """
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from chatkit.cli.main import app as cli_app
+
+    runner = CliRunner()
+    base = ["admin", "--mongo-url", settings.mongo_url or "", "--db-name", settings.db_name,
+            "--data-dir", str(settings.data_dir)]
+
+    async def run(*args: str, input: str | None = None):
+        return await asyncio.to_thread(
+            runner.invoke, cli_app, [*base, *args], input=input,
+            env={"CHATKIT_BCRYPT_ROUNDS": "4"}, catch_exceptions=True,
+        )
+
+    return run

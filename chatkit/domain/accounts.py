@@ -108,7 +108,8 @@ class Accounts:
         if len(password) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"password must be at most {LOGIN_PASSWORD_MAX} characters")
         user = await self.storage.users.by_email(email.strip().lower())
-        ok = await passwords.verify_password(password, user.get("password") if user else None)
+        ok = await passwords.verify_password(password, user.get("password") if user else None,
+                                             self.bcrypt_rounds)
         if not ok or user is None:
             raise Unauthorized("Incorrect email or password")
         self._check_standing(user)

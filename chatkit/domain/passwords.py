@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import bcrypt
 
@@ -10,8 +11,16 @@ from chatkit.domain.errors import BadRequest
 
 MIN_LENGTH = 8
 MAX_BYTES = 72  # bcrypt reads no further; longer passwords would be silently cut
-# A valid hash to check against when the email is unknown, so both failures cost the same.
-_DUMMY_HASH = bcrypt.hashpw(b"chatkit-timing-equaliser", bcrypt.gensalt(4))
+
+
+@functools.lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> bytes:
+    """A valid hash to check against when the email is unknown.
+
+    It has the cost of real hashes, so "no such email" takes as long as "wrong
+    password" and response times do not tell which addresses have accounts.
+    """
+    return bcrypt.hashpw(b"chatkit-timing-equaliser", bcrypt.gensalt(rounds))
 
 
 def check_new_password(password: str, field: str = "password") -> None:
@@ -28,12 +37,12 @@ async def hash_password(password: str, rounds: int) -> str:
     return await asyncio.to_thread(work)
 
 
-async def verify_password(password: str, hashed: str | None) -> bool:
-    """True if ``password`` matches; with no hash, spends the same time and says no."""
+async def verify_password(password: str, hashed: str | None, rounds: int = 12) -> bool:
+    """True if ``password`` matches; with no hash, spends as long as a ``rounds`` check and says no."""
     candidate = password.encode()[:MAX_BYTES]  # bcryptjs truncates the same way
 
     def work() -> bool:
-        target = hashed.encode() if hashed else _DUMMY_HASH
+        target = hashed.encode() if hashed else _dummy_hash(rounds)
         try:
             ok = bcrypt.checkpw(candidate, target)
         except ValueError:
