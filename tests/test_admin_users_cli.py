@@ -115,6 +115,7 @@ async def test_ban_takes_effect_on_the_next_request(api, admin_cli, make_user):
     _refused(await _login(api, ann.email), "Account blocked")
 
     assert _json(await admin_cli("users", "unban", ann.id, "--json"))["isBlocked"] is False
+    _refused(await _me(api, ann.token), "Session ended, please login again")  # the ban ended it
     assert (await _login(api, ann.email)).status_code == 200
 
 
@@ -129,6 +130,7 @@ async def test_deactivate_takes_effect_on_the_next_request(api, admin_cli, make_
     assert (await _me(api, bob.token)).status_code == 200  # nobody else affected
 
     assert _json(await admin_cli("users", "activate", ann.email, "--json"))["isActive"] is True
+    _refused(await _me(api, ann.token), "Session ended, please login again")
     assert (await _login(api, ann.email)).status_code == 200
 
 
@@ -203,5 +205,18 @@ def test_unusable_mongo_url_is_one_line(tmp_path):
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: MongoDB: "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: invalid MongoDB URL"), result.stderr
     assert "mongodb://" in lines[0]  # says what a URL should look like
+
+
+def test_admin_with_a_mongo_url_writes_no_secret(tmp_path, settings):
+    """Operator commands issue no tokens, so they neither read nor create the JWT secret."""
+    from typer.testing import CliRunner
+
+    from chatkit.cli.main import app
+
+    data_dir = tmp_path / "untouched"
+    result = CliRunner().invoke(app, ["admin", "--mongo-url", settings.mongo_url, "--db-name", settings.db_name,
+                                      "--data-dir", str(data_dir), "users", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert not (data_dir / "jwt-secret").exists()

@@ -49,3 +49,45 @@ async def test_original_backend_chats_are_listed_and_duplicates_merged(settings,
         assert await db.chats.count_documents({}) == 1
     finally:
         await restarted.runner.cleanup()
+
+
+async def test_a_token_issued_by_the_original_backend_keeps_working(settings, api, server, make_user):
+    """Same JWT secret, token stored on the user as the original did: nobody is logged out."""
+    import time
+
+    import jwt
+
+    ann = await make_user("Ann")
+    db = server.services.storage.db
+    now = int(time.time())
+    legacy = jwt.encode({"userId": ann.id, "role": "user", "iat": now, "exp": now + 3600},
+                        settings.jwt_secret, algorithm="HS256")
+    await db.users.update_one({"_id": ObjectId(ann.id)},
+                              {"$set": {"token": legacy, "notificationToken": "device-1"}})
+
+    r = await api.get("/api/v1/users/auth/me", headers={"Authorization": legacy})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["_id"] == ann.id
+    user = await db.users.find_one({"_id": ObjectId(ann.id)})
+    assert "token" not in user and "notificationToken" not in user  # moved to a session
+    session = await db.sessions.find_one({"userId": ObjectId(ann.id), "notificationToken": "device-1"})
+    assert session is not None
+
+    # From now on it is an ordinary session: logging out ends it.
+    assert (await api.post("/api/v1/users/auth/log-out", headers={"Authorization": legacy})).status_code == 200
+    r = await api.get("/api/v1/users/auth/me", headers={"Authorization": legacy})
+    assert r.status_code == 401
+
+
+async def test_a_token_the_original_did_not_keep_is_refused(settings, api, server, make_user):
+    import time
+
+    import jwt
+
+    ann = await make_user("Ann")
+    now = int(time.time())
+    stale = jwt.encode({"userId": ann.id, "role": "user", "iat": now, "exp": now + 3600},
+                       settings.jwt_secret, algorithm="HS256")
+    r = await api.get("/api/v1/users/auth/me", headers={"Authorization": stale})
+    assert r.status_code == 401
+    assert r.json() == {"success": False, "message": "Session expired, please login again"}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from bson import ObjectId
 
 from chatkit.domain import passwords
 from chatkit.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from chatkit.domain.tokens import IssuedToken, TokenCodec, token_hash
+from chatkit.domain.tokens import Claims, IssuedToken, TokenCodec, token_hash
 from chatkit.storage.database import Storage
 from chatkit.storage.users import DuplicateEmail
 from chatkit.wire import now, oid
@@ -131,6 +132,8 @@ class Accounts:
         if user is None:
             raise Unauthorized("Account not found")
         self._check_standing(user)
+        if session is None:
+            session = await self._adopt_legacy_token(user, token, claims)
         if session is None or session.get("userId") != user_id:
             raise Unauthorized("Session expired, please login again")
         if self._predates_password_change(user, session, claims.issued_at):
@@ -138,6 +141,22 @@ class Accounts:
         if session.get("revokedAt") is not None:
             raise Unauthorized("Session ended, please login again")
         return AuthContext(user, session)
+
+    async def _adopt_legacy_token(self, user: Doc, token: str, claims: Claims) -> Doc | None:
+        """A token the original backend issued (kept on the user) becomes a session.
+
+        So switching a deployment to chatkit (with the same JWT secret) logs nobody out.
+        """
+        if user.get("token") != token:
+            return None
+        before = await self.storage.users.claim_legacy_token(user["_id"], token)
+        if before is None:  # claimed a moment ago by a concurrent request
+            return await self.storage.sessions.by_token_hash(token_hash(token))
+        push = before.get("notificationToken") if isinstance(before.get("notificationToken"), str) else None
+        return await self.storage.sessions.create(
+            user["_id"], token_hash(token), datetime.fromtimestamp(claims.expires_at, timezone.utc), push,
+            created_at=datetime.fromtimestamp(claims.issued_at, timezone.utc),
+        )
 
     @staticmethod
     def _predates_password_change(user: Doc, session: Doc, issued_at: int) -> bool:
@@ -199,10 +218,18 @@ class Accounts:
         return user
 
     async def set_active(self, user: Doc, active: bool) -> Doc:
-        return await self._update(user, {"isActive": active})
+        """Deactivating also ends every session: reactivation means logging in again."""
+        updated = await self._update(user, {"isActive": active})
+        if not active:
+            await self.storage.sessions.revoke_all(user["_id"])
+        return updated
 
     async def set_banned(self, user: Doc, banned: bool) -> Doc:
-        return await self._update(user, {"isBlocked": banned})
+        """Banning also ends every session: lifting a ban means logging in again."""
+        updated = await self._update(user, {"isBlocked": banned})
+        if banned:
+            await self.storage.sessions.revoke_all(user["_id"])
+        return updated
 
     async def set_password(self, user: Doc, password: str) -> Doc:
         return await self._set_password(user["_id"], password, field="password")

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import jwt
 
@@ -37,12 +38,27 @@ class IssuedToken:
 class Claims:
     user_id: str
     issued_at: int
+    expires_at: int
 
 
 class TokenCodec:
-    def __init__(self, secret: str, lifetime: timedelta) -> None:
-        self._secret = secret
+    """Issues and checks tokens; the secret is asked for only when first needed.
+
+    ``secret`` may be a callable so that processes that never touch a token (the admin
+    CLI) neither read nor create the secret file.
+    """
+
+    def __init__(self, secret: str | Callable[[], str], lifetime: timedelta) -> None:
+        self._secret_source = secret
+        self._secret_value: str | None = secret if isinstance(secret, str) else None
         self._lifetime = lifetime
+
+    @property
+    def _secret(self) -> str:
+        if self._secret_value is None:
+            assert callable(self._secret_source)
+            self._secret_value = self._secret_source()
+        return self._secret_value
 
     def issue(self, user_id: str) -> IssuedToken:
         issued = int(datetime.now(timezone.utc).timestamp())
@@ -67,7 +83,7 @@ class TokenCodec:
             # ValueError: a header that is not UTF-8 text reaches us with surrogates,
             # which PyJWT fails to encode before it ever looks at the signature.
             raise Unauthorized("Invalid token") from None
-        user_id, iat = payload.get("userId"), payload.get("iat")
+        user_id, iat, exp = payload.get("userId"), payload.get("iat"), payload.get("exp")
         if not isinstance(user_id, str) or not isinstance(iat, int) or payload.get("role") != "user":
             raise Unauthorized("Invalid token")
-        return Claims(user_id, iat)
+        return Claims(user_id, iat, int(exp))

@@ -29,7 +29,7 @@ def build_services(settings: Settings, storage: Storage, *, relay_labels: bool =
     ``relay_labels`` is for processes without sockets (the admin CLI): the Label lines
     they write are flagged so that a running server shows them to its clients.
     """
-    codec = TokenCodec(settings.resolved_jwt_secret(), timedelta(days=settings.jwt_lifetime_days))
+    codec = TokenCodec(settings.resolved_jwt_secret, timedelta(days=settings.jwt_lifetime_days))
     accounts = Accounts(
         storage, codec,
         bcrypt_rounds=settings.bcrypt_rounds,

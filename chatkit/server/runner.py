@@ -59,6 +59,7 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
                 f"cannot prepare database {settings.db_name!r}: {describe_mongo_error(exc)}"
             ) from None
         try:
+            settings.resolved_jwt_secret()  # a server issues tokens: have the secret now
             services = build_services(settings, storage)
         except SettingsError as exc:
             raise StartupError(str(exc)) from None

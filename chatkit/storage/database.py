@@ -44,9 +44,12 @@ class Storage:
     async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> "Storage":
         """Connect and prove the server answers, failing within ``timeout`` seconds."""
         ms = int(timeout * 1000)
-        client: AsyncMongoClient = AsyncMongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
-        )
+        try:
+            client: AsyncMongoClient = AsyncMongoClient(
+                url, tz_aware=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
+            )
+        except (PyMongoError, ValueError, TypeError) as exc:  # InvalidURI, ConfigurationError, ...
+            raise DatabaseUnreachable(f"invalid MongoDB URL {redact_url(url)}: {exc}") from None
         try:
             await client.admin.command("ping")
         except PyMongoError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -31,18 +32,25 @@ class SessionStore:
         self.col = collection
 
     async def create(
-        self, user_id: ObjectId, token_hash: str, expires_at: datetime, notification_token: str | None
+        self, user_id: ObjectId, token_hash: str, expires_at: datetime, notification_token: str | None,
+        *, created_at: datetime | None = None,
     ) -> Doc:
         doc: Doc = {
             "userId": user_id,
             "tokenHash": token_hash,
-            "createdAt": now(),
+            "createdAt": created_at or now(),
             "expiresAt": expires_at,
             "revokedAt": None,
         }
         if notification_token:
             doc["notificationToken"] = notification_token
-        result = await self.col.insert_one(doc)
+        try:
+            result = await self.col.insert_one(doc)
+        except DuplicateKeyError:  # the same token adopted twice at once: one session
+            existing = await self.by_token_hash(token_hash)
+            if existing is None:
+                raise
+            return existing
         doc["_id"] = result.inserted_id
         if notification_token:
             await self.release_notification_token(notification_token, keep=doc["_id"])

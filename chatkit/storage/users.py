@@ -36,7 +36,8 @@ def search_keys(first: str | None, last: str | None, email: str | None) -> list[
 
 class UserStore:
     INDEXES = [
-        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        # Named as Mongoose names it, so a database the original backend wrote is accepted as is.
+        IndexModel([("email", ASCENDING)], unique=True, name="email_1"),
         IndexModel([("isActive", ASCENDING), ("firstName", ASCENDING)], name="active_by_name"),
         IndexModel([("searchKeys", ASCENDING)], name="search_keys"),
     ]
@@ -68,6 +69,18 @@ class UserStore:
             {"_id": user_id},
             {"$set": {**fields, "updatedAt": now()}},
             return_document=ReturnDocument.AFTER,
+        )
+
+    async def claim_legacy_token(self, user_id: ObjectId, token: str) -> Doc | None:
+        """Take the original backend's per-user ``token`` off the user, once.
+
+        Returns the user as it was (with its ``notificationToken``) if ``token`` was the
+        one stored there, else None.
+        """
+        return await self.col.find_one_and_update(
+            {"_id": user_id, "token": token},
+            {"$unset": {"token": "", "notificationToken": ""}},
+            return_document=ReturnDocument.BEFORE,
         )
 
     async def set_blocked(self, user_id: ObjectId, other_id: ObjectId, blocked: bool) -> bool:
