@@ -41,10 +41,6 @@ class Settings:
     jwt_lifetime_days: float = 30.0
     open_registration: bool = True
     bcrypt_rounds: int = 12
-    max_image_bytes: int = 10 * 1024 * 1024
-    public_url: str | None = None
-    firebase_credentials: Path | None = None
-    fcm_endpoint: str | None = None
     shutdown_timeout: float = 10.0
 
     @classmethod
@@ -71,8 +67,6 @@ class Settings:
             raise SettingsError("CHATKIT_BCRYPT_ROUNDS must be between 4 and 16")
         if not math.isfinite(self.jwt_lifetime_days) or not 0 < self.jwt_lifetime_days <= 36500:
             raise SettingsError("CHATKIT_JWT_LIFETIME_DAYS must be a positive number of days (at most 36500)")
-        if self.max_image_bytes <= 0:
-            raise SettingsError("CHATKIT_MAX_IMAGE_BYTES must be positive")
         if not math.isfinite(self.shutdown_timeout) or self.shutdown_timeout < 0:
             raise SettingsError("CHATKIT_SHUTDOWN_TIMEOUT must be zero or more seconds")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):

@@ -6,23 +6,19 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
-from chatkit.cli.common import emit_json, load_settings, read_password, run_with_services
+from chatkit.cli.common import JSON, admin_settings, console, emit_json, load_settings, read_password, run_with_services
 from chatkit.domain.views import user_view
 from chatkit.server.context import Services
-from chatkit.settings import Settings
 
 app = typer.Typer(help="Operator commands: users, sessions, blocks, chats.", no_args_is_help=True)
 users_app = typer.Typer(help="Create, inspect, deactivate and ban users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
-JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
 ID_WIDTH = 24  # an ObjectId in hex
 # Names and emails are user input: never read them as rich markup ("[/]" would crash,
 # "[red]" would vanish) or as emoji codes.
-console = Console(markup=False, emoji=False, highlight=False)
 
 
 @app.callback()
@@ -34,11 +30,6 @@ def admin_options(
 ) -> None:
     ctx.obj = load_settings(data_dir, mongo_url, db_name)
 
-
-def _settings(ctx: typer.Context) -> Settings:
-    parent = ctx.find_root().obj if ctx.obj is None else ctx.obj
-    assert isinstance(parent, Settings)
-    return parent
 
 
 def _show_users(users: list[dict[str, Any]], as_json: bool, total: int | None = None) -> None:
@@ -88,7 +79,7 @@ def users_create(
     async def action(s: Services) -> dict[str, Any]:
         return await s.accounts.create_user(first_name, last_name, email, secret)
 
-    user = run_with_services(_settings(ctx), action)
+    user = run_with_services(admin_settings(ctx), action)
     _done(user, as_json, f"created {user['email']} ({user['_id']})")
 
 
@@ -106,7 +97,7 @@ def users_list(
         return await s.storage.users.search(text=search, exclude=None, active_only=False,
                                             skip=(page - 1) * limit, limit=limit)
 
-    users, total = run_with_services(_settings(ctx), action)
+    users, total = run_with_services(admin_settings(ctx), action)
     _show_users(users, as_json, total)
 
 
@@ -118,7 +109,7 @@ def users_show(ctx: typer.Context, user: str = typer.Argument(..., help="Email o
         doc = await s.accounts.find_user(user)
         return doc, await s.storage.sessions.active_for_user(doc["_id"])
 
-    doc, sessions = run_with_services(_settings(ctx), action)
+    doc, sessions = run_with_services(admin_settings(ctx), action)
     view = user_view(doc)
     session_views = [
         {"_id": str(x["_id"]), "createdAt": x["createdAt"], "expiresAt": x["expiresAt"],
@@ -143,7 +134,7 @@ def _user_action(name: str, doc: str, method: str, value: bool, sentence: str) -
             target = await s.accounts.find_user(user)
             return await getattr(s.accounts, method)(target, value)
 
-        updated = run_with_services(_settings(ctx), action)
+        updated = run_with_services(admin_settings(ctx), action)
         _done(updated, as_json, sentence.format(email=updated["email"]))
 
     command.__doc__ = doc
@@ -171,7 +162,7 @@ def users_set_password(
     async def action(s: Services) -> dict[str, Any]:
         return await s.accounts.set_password(await s.accounts.find_user(user), secret)
 
-    updated = run_with_services(_settings(ctx), action)
+    updated = run_with_services(admin_settings(ctx), action)
     _done(updated, as_json, f"password of {updated['email']} changed; all sessions ended")
 
 
@@ -183,7 +174,7 @@ def users_logout(ctx: typer.Context, user: str = typer.Argument(..., help="Email
         target = await s.accounts.find_user(user)
         return target, await s.accounts.logout_everywhere(target)
 
-    target, count = run_with_services(_settings(ctx), action)
+    target, count = run_with_services(admin_settings(ctx), action)
     _done(target, as_json, f"ended {count} session(s) of {target['email']}", sessionsEnded=count)
 
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from chatkit.cli.common import emit_json, fail, run_with_services
+from chatkit.cli.common import JSON, admin_settings, console, emit_json, fail, run_with_services
 from chatkit.domain.messaging import parse_id
 from chatkit.domain.views import full_name
 from chatkit.server.context import Services
 from chatkit.wire import iso
 
-JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
 chats_app = typer.Typer(help="Inspect chats.", no_args_is_help=True)
-console = Console()
 Doc = dict[str, Any]
 
 
@@ -31,9 +28,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(chats_app, name="chats")
 
 
-def _settings(ctx: typer.Context) -> Any:
-    return ctx.find_root().obj if ctx.obj is None else ctx.obj
-
 
 def _set_block(ctx: typer.Context, user: str, other: str, blocked: bool, as_json: bool) -> None:
     async def action(s: Services) -> tuple[Doc, Doc, Doc]:
@@ -41,7 +35,7 @@ def _set_block(ctx: typer.Context, user: str, other: str, blocked: bool, as_json
         b = await s.accounts.find_user(other)
         return a, b, await s.messaging.set_block(a["_id"], b["_id"], blocked)
 
-    a, b, flags = run_with_services(_settings(ctx), action)
+    a, b, flags = run_with_services(admin_settings(ctx), action)
     if as_json:
         emit_json({"user": str(a["_id"]), "other": str(b["_id"]), **flags})
     else:
@@ -84,7 +78,7 @@ def clear(
         user = await s.accounts.find_user(for_user or "")
         return await s.messaging.clear_chat(user["_id"], chat_id)
 
-    outcome = run_with_services(_settings(ctx), action)
+    outcome = run_with_services(admin_settings(ctx), action)
     if as_json:
         emit_json({"chat": chat, "outcome": outcome})
     else:
@@ -111,7 +105,7 @@ def chats_list(
         people = await s.storage.users.by_ids(ids, {"firstName": 1, "lastName": 1, "email": 1})
         return chats, total, people
 
-    chats, total, people = run_with_services(_settings(ctx), action)
+    chats, total, people = run_with_services(admin_settings(ctx), action)
     rows = [{
         "_id": str(c["_id"]),
         "participants": [{"_id": str(p), "email": people.get(p, {}).get("email"),

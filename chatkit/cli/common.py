@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, NoReturn, TypeVar
 
 import typer
+from rich.console import Console
 from pymongo.errors import PyMongoError
 
 from chatkit import mongod
@@ -21,6 +22,17 @@ from chatkit.storage.database import DatabaseUnreachable, Storage
 from chatkit.wire import jsonable
 
 T = TypeVar("T")
+
+JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
+# Names are user data: never read them as rich markup or emoji codes.
+console = Console(markup=False, emoji=False, highlight=False)
+
+
+def admin_settings(ctx: typer.Context) -> Settings:
+    """The settings the ``admin`` group callback loaded (flags, then environment)."""
+    found = ctx.obj if ctx.obj is not None else ctx.find_root().obj
+    assert isinstance(found, Settings)
+    return found
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

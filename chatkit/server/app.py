@@ -18,7 +18,6 @@ from chatkit.server.sockets import SocketGateway
 from chatkit.settings import Settings
 from chatkit.storage.database import Storage
 
-MULTIPART_OVERHEAD = 1024 * 1024
 GATEWAY = web.AppKey("gateway", SocketGateway)
 LIVE_ADMIN = web.AppKey("live_admin", LiveAdmin)
 
@@ -49,10 +48,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(services: Services) -> web.Application:
     gateway = SocketGateway(services)
-    app = web.Application(
-        middlewares=[gateway.track_transports, error_middleware],
-        client_max_size=4 * services.settings.max_image_bytes + MULTIPART_OVERHEAD,
-    )
+    app = web.Application(middlewares=[gateway.track_transports, error_middleware])
     app[SERVICES] = services
     services.messaging.emit = gateway.emit_to_user
     gateway.sio.attach(app)

@@ -64,7 +64,7 @@ class SocketGateway:
         self._last_event = 0.0
         self._broadcast_pending = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._transports: dict[int, web.Request] = {}
+        self._transports: dict[int, asyncio.Task[Any]] = {}
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self._register("new-message", NEW_MESSAGE, self._new_message)
@@ -158,25 +158,29 @@ class SocketGateway:
         await self._close_transports()
 
     async def _close_transports(self) -> None:
-        """Close websockets whose client did not hang up, so shutdown never waits on a peer."""
+        """End transports whose client did not hang up, so shutdown never waits on a peer.
+
+        A websocket may be left open by its client, and a long-poll request may be left
+        waiting by a client that is gone; both are handler tasks, cancelled after a grace.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + HANGUP_GRACE
         while self._transports and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        for request in list(self._transports.values()):
-            if request.transport is not None:
-                request.transport.close()
+        for task in list(self._transports.values()):
+            task.cancel()
 
     @web.middleware
     async def track_transports(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Remember open Socket.IO transports (long-lived requests) for ``drain``."""
-        if not request.path.startswith("/socket.io"):
+        task = asyncio.current_task()
+        if task is None or not request.path.startswith("/socket.io"):
             return await handler(request)
-        self._transports[id(request)] = request
+        self._transports[id(task)] = task
         try:
             return await handler(request)
         finally:
-            self._transports.pop(id(request), None)
+            self._transports.pop(id(task), None)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
