@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
@@ -49,7 +49,6 @@ class SendResult:
     message: Doc
     chat: Doc
     duplicate: bool = False
-    first_for: set[ObjectId] = field(default_factory=set)
 
 
 def parse_id(value: Any, what: str) -> ObjectId:
@@ -138,30 +137,7 @@ class Messaging:
             raise NotFound("Chat not found")
         first_for = _first_visible_for(before)
         await self._announce(chat, stored, sender, receiver, first_for)
-        return SendResult(message_view(stored, sender_id), chat, first_for=first_for)
-
-    async def send_images(
-        self, sender_id: ObjectId, urls: list[str], *, chat_id: ObjectId | None, other_user_id: ObjectId | None,
-    ) -> tuple[list[Doc], Doc, bool]:
-        """Several image messages at once: stored all together, then announced in order.
-
-        Only the first of them can be a chat's first message, so only it may raise
-        ``new-chat``; the rest follow as ``message`` events.
-        """
-        if not urls:
-            raise BadRequest("At least one image is required")
-        if (chat_id is None) == (other_user_id is None):
-            raise BadRequest("Give exactly one of chatId and receiverId")
-        chat, sender, receiver = await self._open_chat(sender_id, chat_id, other_user_id)
-        t = now()
-        docs = [self._new_message(chat, sender_id, receiver["_id"], url, "image", t, None) for url in urls]
-        stored = await self.storage.messages.insert_many(docs)
-        before = await self.storage.chats.record_message(chat["_id"], t)
-        first_for = _first_visible_for(before or chat)
-        for i, msg in enumerate(stored):
-            await self._announce(chat, msg, sender, receiver, first_for if i == 0 else set())
-        new_chat = bool(before is None or before.get("lastMessageAt") is None)
-        return [message_view(m, sender_id) for m in stored], chat, new_chat
+        return SendResult(message_view(stored, sender_id), chat)
 
     def _new_message(
         self, chat: Doc, sender_id: ObjectId, receiver_id: ObjectId, content: str, type: str,
