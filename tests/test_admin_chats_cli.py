@@ -30,6 +30,10 @@ async def test_cli_block_stops_messages_at_once_both_ways(api, make_user, socket
     ann, bob, a, b, chat_id = await _chat(make_user, sockets)
     ref = (lambda acc: acc.email) if by == "email" else (lambda acc: acc.id)
     await admin("block", ref(ann), ref(bob))  # Ann blocks Bob
+    # The Label line the CLI wrote reaches both live users, as the app's button would.
+    for peer in (a, b):
+        label = await peer.next("message", match=lambda m: m["type"] == "Label")
+        assert (label["content"], label["chat"]) == ("blocked", chat_id)
     me = await get_ok(api, "/api/v1/users/auth/me", ann)
     assert me["data"]["blockedUsers"] == [bob.id]
     assert assert_failed_ack(await b.emit_ack("new-message", {"content": "x", "chatId": chat_id})) == BLOCKED_MSG
@@ -38,6 +42,7 @@ async def test_cli_block_stops_messages_at_once_both_ways(api, make_user, socket
     assert (entry["blocked"], entry["blockedByMe"], entry["blockedByOtherUser"]) == (True, True, False)
 
     await admin("unblock", ref(ann), ref(bob))
+    assert (await b.next("message", match=lambda m: m["type"] == "Label"))["content"] == "unblocked"
     await b.send("free again", chat_id=chat_id)
     await a.next("message", match=lambda m: m["content"] == "free again")
 
