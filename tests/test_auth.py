@@ -326,3 +326,29 @@ async def test_healthz(api):
     assert r.status_code == 200
     assert r.json()["success"] is True and r.json()["status"] == "ok"
 
+
+
+async def test_password_guessing_is_throttled_per_account(api, make_user):
+    ann = await make_user("Ann")
+    bob = await make_user("Bob")
+    for _ in range(10):
+        r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": "guess1234"})
+        assert r.status_code == 401
+    # Locked: even the right password is refused for now, with a clear 429.
+    r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": ann.password})
+    assert r.status_code == 429
+    assert r.json()["success"] is False and "try again" in r.json()["message"]
+    # Other accounts are not affected, and Ann's open sessions keep working.
+    r = await api.post("/api/v1/users/auth/login", json={"email": bob.email, "password": bob.password})
+    assert r.status_code == 200
+    assert (await api.get("/api/v1/users/auth/me", headers=ann.headers)).status_code == 200
+
+
+async def test_a_successful_login_clears_earlier_failures(api, make_user):
+    ann = await make_user("Ann")
+    for _ in range(2):
+        for _ in range(9):
+            r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": "guess1234"})
+            assert r.status_code == 401
+        r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": ann.password})
+        assert r.status_code == 200

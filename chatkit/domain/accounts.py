@@ -16,6 +16,7 @@ from bson import ObjectId
 
 from chatkit.domain import passwords
 from chatkit.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from chatkit.domain.throttle import LoginThrottle
 from chatkit.domain.tokens import Claims, IssuedToken, TokenCodec, token_hash
 from chatkit.storage.database import Storage
 from chatkit.storage.users import DuplicateEmail
@@ -79,11 +80,13 @@ class Accounts:
         *,
         bcrypt_rounds: int = 12,
         open_registration: bool = True,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.storage = storage
         self.codec = codec
         self.bcrypt_rounds = bcrypt_rounds
         self.open_registration = open_registration
+        self.throttle = throttle or LoginThrottle()
 
     # --- self-service -------------------------------------------------------------
 
@@ -99,8 +102,9 @@ class Accounts:
         return user, issued
 
     async def login(
-        self, email: str, password: str, notification_token: str | None = None
+        self, email: str, password: str, notification_token: str | None = None, *, client: str | None = None
     ) -> tuple[Doc, IssuedToken]:
+        """Check the password and open a session; ``client`` (an address) feeds the throttle."""
         push_token = _check_push_token(notification_token)
         # Only lengths are checked here: a malformed address simply matches nobody, and
         # passwords set by the original backend are not held to today's rules.
@@ -108,11 +112,15 @@ class Accounts:
             raise BadRequest(f"email must be at most {EMAIL_MAX} characters")
         if len(password) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"password must be at most {LOGIN_PASSWORD_MAX} characters")
-        user = await self.storage.users.by_email(email.strip().lower())
+        address = email.strip().lower()
+        self.throttle.check(address, client)
+        user = await self.storage.users.by_email(address)
         ok = await passwords.verify_password(password, user.get("password") if user else None,
                                              self.bcrypt_rounds)
         if not ok or user is None:
+            self.throttle.failed(address, client)
             raise Unauthorized("Incorrect email or password")
+        self.throttle.succeeded(address)
         self._check_standing(user)
         return user, await self._open_session(user, push_token)
 

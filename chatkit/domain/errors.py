@@ -43,5 +43,9 @@ class UnsupportedMediaType(ChatkitError):
     status = 415
 
 
+class TooManyRequests(ChatkitError):
+    status = 429
+
+
 class Unavailable(ChatkitError):
     status = 503

@@ -39,7 +39,7 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LOGIN)
     user, issued = await request.app[SERVICES].accounts.login(
-        body["email"], body["password"], body.get("notificationToken")
+        body["email"], body["password"], body.get("notificationToken"), client=request.remote
     )
     return reply(_with_token(user, issued), message="Logged in")
 
