@@ -3,7 +3,6 @@ reach open sockets: the server polls its connected users instead."""
 
 import subprocess
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
