@@ -41,11 +41,11 @@ class MongodError(RuntimeError):
 
 
 class MongodNotFound(MongodError):
-    pass
+    """No mongod on PATH and no ``embedded`` extra installed."""
 
 
 class DataDirBusy(MongodError):
-    pass
+    """Another process owns this data dir's mongod and it cannot be shared."""
 
 
 def find_mongod() -> Path | None:

@@ -114,10 +114,8 @@ def _create_secret_file(path: Path) -> None:
             fh.write(secrets.token_urlsafe(48) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):  # another process won the race: use theirs
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)
 

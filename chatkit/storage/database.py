@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class DatabaseUnreachable(RuntimeError):
-    pass
+    """The URL is unusable or the server did not answer in time; the text says which."""
 
 
 def redact_url(url: str) -> str:

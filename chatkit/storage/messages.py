@@ -19,7 +19,7 @@ Doc = dict[str, Any]
 
 
 class DuplicateClientId(Exception):
-    pass
+    """This sender already stored a message with this ``clientId`` (a retry)."""
 
 
 class MessageStore:

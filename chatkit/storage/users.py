@@ -18,7 +18,7 @@ PUBLIC_PROFILE = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive"
 
 
 class DuplicateEmail(Exception):
-    pass
+    """The unique email index refused a second account with this address."""
 
 
 def search_keys(first: str | None, last: str | None, email: str | None) -> list[str]:
