@@ -39,13 +39,5 @@ class PayloadTooLarge(ChatkitError):
     status = 413
 
 
-class UnsupportedMediaType(ChatkitError):
-    status = 415
-
-
 class TooManyRequests(ChatkitError):
     status = 429
-
-
-class Unavailable(ChatkitError):
-    status = 503

@@ -44,9 +44,6 @@ class Presence:
     def leave(self, sid: str, chat_id: str) -> None:
         self._viewing.get(sid, set()).discard(chat_id)
 
-    def user_of(self, sid: str) -> str | None:
-        return self._user_of.get(sid)
-
     def sids_of(self, user_id: str) -> set[str]:
         return set(self._sids.get(user_id, ()))
 

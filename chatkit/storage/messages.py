@@ -44,12 +44,6 @@ class MessageStore:
         doc["_id"] = result.inserted_id
         return doc
 
-    async def insert_many(self, docs: list[Doc]) -> list[Doc]:
-        result = await self.col.insert_many(docs, ordered=True)
-        for doc, _id in zip(docs, result.inserted_ids):
-            doc["_id"] = _id
-        return docs
-
     async def delete(self, message_id: ObjectId) -> None:
         await self.col.delete_one({"_id": message_id})
 

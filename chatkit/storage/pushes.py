@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -28,11 +27,3 @@ class PushStore:
         result = await self.col.insert_one(doc)
         doc["_id"] = result.inserted_id
         return doc
-
-    async def recent(self, *, user_id: ObjectId | None, status: str | None, limit: int) -> list[Doc]:
-        query: Doc = {}
-        if user_id is not None:
-            query["userId"] = user_id
-        if status is not None:
-            query["status"] = status
-        return await self.col.find(query).sort("createdAt", -1).limit(limit).to_list(None)

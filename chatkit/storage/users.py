@@ -14,8 +14,6 @@ from chatkit.wire import now
 
 Doc = dict[str, Any]
 
-PUBLIC_PROFILE = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive": 1, "isBlocked": 1}
-
 
 class DuplicateEmail(Exception):
     """The unique email index refused a second account with this address."""
