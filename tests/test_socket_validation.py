@@ -180,3 +180,11 @@ async def test_someone_elses_chat_is_refused_on_every_event(api, make_user, sock
     assert set(msgs) == {"base", "private"}
     assert msgs["private"]["isRead"] is False
     assert await chats_data(api, cat) == []
+
+
+async def test_an_unknown_event_is_answered_not_ignored(make_user, sockets):
+    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+    problems = await _expect_rejected(a, "send-message", [{"content": "hi", "chatId": chat_id}], ack=True)
+    assert not problems, "\n".join(problems)
+    assert a.connected
+    await a.send("still fine", chat_id=chat_id)  # the connection is as good as before

@@ -73,6 +73,7 @@ class SocketGateway:
         self._register("join-chat", CHAT_ONLY, self._join_chat)
         self._register("leave-chat", CHAT_ONLY, self._leave_chat)
         self._register("message-delivered", MESSAGE_ONLY, self._message_delivered)
+        self.sio.on("*", self._unknown_event)
 
     # --- what the domain uses -----------------------------------------------------
 
@@ -217,6 +218,12 @@ class SocketGateway:
             return {"success": False, "message": message}
 
         self.sio.on(event, dispatch)
+
+    async def _unknown_event(self, event: str, sid: str, *data: Any) -> Doc:
+        """An event this server has no handler for: say so, rather than leave an ack hanging."""
+        message = f"Unknown event: {str(event)[:64]}"
+        await self.sio.emit("error", {"message": message}, to=sid)
+        return {"success": False, "message": message}
 
     async def _new_message(self, conn: Connection, sid: str, p: Doc) -> Doc:
         chat_id = parse_id(p["chatId"], "chatId") if "chatId" in p else None
