@@ -32,6 +32,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+SESSION_EXPIRED = "Session expired, please login again"
+SESSION_ENDED = "Session ended, please login again"
+PASSWORD_CHANGED = "Password changed, please login again"
+
+
+def standing_problem(user: Doc | None) -> str | None:
+    """Why this account may not be used right now, or None if it may."""
+    if user is None:
+        return "Account not found"
+    if user.get("isBlocked"):
+        return "Account blocked"
+    if user.get("isActive") is False:
+        return "Account deactivated"
+    return None
+
+
 @dataclass(frozen=True)
 class AuthContext:
     """Who is calling: the user document and the session of the token used."""
@@ -137,17 +153,15 @@ class Accounts:
         user, session = await asyncio.gather(
             self.storage.users.by_id(user_id), self.storage.sessions.by_token_hash(token_hash(token))
         )
-        if user is None:
-            raise Unauthorized("Account not found")
         self._check_standing(user)
         if session is None:
             session = await self._adopt_legacy_token(user, token, claims)
         if session is None or session.get("userId") != user_id:
-            raise Unauthorized("Session expired, please login again")
+            raise Unauthorized(SESSION_EXPIRED)
         if self._predates_password_change(user, session, claims.issued_at):
-            raise Unauthorized("Password changed, please login again")
+            raise Unauthorized(PASSWORD_CHANGED)
         if session.get("revokedAt") is not None:
-            raise Unauthorized("Session ended, please login again")
+            raise Unauthorized(SESSION_ENDED)
         return AuthContext(user, session)
 
     async def _adopt_legacy_token(self, user: Doc, token: str, claims: Claims) -> Doc | None:
@@ -248,11 +262,10 @@ class Accounts:
     # --- internals ----------------------------------------------------------------
 
     @staticmethod
-    def _check_standing(user: Doc) -> None:
-        if user.get("isBlocked"):
-            raise Unauthorized("Account blocked")
-        if user.get("isActive") is False:
-            raise Unauthorized("Account deactivated")
+    def _check_standing(user: Doc | None) -> None:
+        problem = standing_problem(user)
+        if problem is not None:
+            raise Unauthorized(problem)
 
     async def _open_session(self, user: Doc, push_token: str | None) -> IssuedToken:
         issued = self.codec.issue(str(user["_id"]))

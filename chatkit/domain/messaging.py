@@ -286,8 +286,11 @@ class Messaging:
         }
         if self.relay_labels:
             doc["relay"] = True  # no sockets here: a running server shows it (live_admin)
-        msg = await self.storage.messages.insert(doc)
-        for user in (actor, other):
+        await self.announce_label(await self.storage.messages.insert(doc))
+
+    async def announce_label(self, msg: Doc) -> None:
+        """A stored ``Label`` line reaches both users as an ordinary ``message``."""
+        for user in (msg["sender"], msg["receiver"]):
             await self.emit(str(user), "message", message_view(msg, user))
 
     # --- clearing -----------------------------------------------------------------
@@ -380,20 +383,20 @@ class Messaging:
 
     async def _chat_with_users(self, user_id: ObjectId, chat_id: ObjectId) -> tuple[Doc, dict[ObjectId, Doc]]:
         """The chat and both participants' profiles, in one round trip."""
-        chat = await self.storage.chats.with_participants(chat_id, PROFILE)
-        if chat is None:
-            raise NotFound("Chat not found")
-        if user_id not in chat.get("participants", []):
-            raise Forbidden("You are not a participant of this chat")
+        chat = _participant_of(await self.storage.chats.with_participants(chat_id, PROFILE), user_id)
         return chat, {u["_id"]: u for u in chat.pop("people")}
 
     async def _chat_of(self, user_id: ObjectId, chat_id: ObjectId) -> Doc:
-        chat = await self.storage.chats.by_id(chat_id)
-        if chat is None:
-            raise NotFound("Chat not found")
-        if user_id not in chat.get("participants", []):
-            raise Forbidden("You are not a participant of this chat")
-        return chat
+        return _participant_of(await self.storage.chats.by_id(chat_id), user_id)
+
+
+def _participant_of(chat: Doc | None, user_id: ObjectId) -> Doc:
+    """The chat, if it exists and ``user_id`` takes part in it."""
+    if chat is None:
+        raise NotFound("Chat not found")
+    if user_id not in chat.get("participants", []):
+        raise Forbidden("You are not a participant of this chat")
+    return chat
 
 
 def check_content(content: str, type: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import OperationFailure, PyMongoError
 
-from chatkit.domain.views import message_view
+from chatkit.domain.accounts import PASSWORD_CHANGED, SESSION_ENDED, standing_problem
 from chatkit.server.context import Services
 from chatkit.server.sockets import SocketGateway
 
@@ -82,23 +82,22 @@ class LiveAdmin:
         elif coll == "sessions":
             full = change.get("fullDocument")
             if op == "delete" or (full and full.get("revokedAt") is not None):
-                await self.gateway.disconnect_session(doc_id, "Session ended, please login again")
+                await self.gateway.disconnect_session(doc_id, SESSION_ENDED)
         elif coll == "users":
             await self._check_user(doc_id, change.get("fullDocument"), change.get("updateDescription"))
 
     async def _check_user(self, user_id: ObjectId, user: Doc | None, update: Doc | None) -> None:
         if not self.services.presence.is_online(str(user_id)):
             return
-        reason = _standing_problem(user)
+        reason = standing_problem(user)
         if reason is None and update and "passwordChangedAt" in update.get("updatedFields", {}):
-            reason = "Password changed, please login again"
+            reason = PASSWORD_CHANGED
         if reason is not None:
             await self.gateway.disconnect_user(str(user_id), reason)
 
     async def _relay_label(self, msg: Doc) -> None:
         """A block written by the admin CLI: show its Label line to both users."""
-        for user in (msg["sender"], msg["receiver"]):
-            await self.gateway.emit_to_user(str(user), "message", message_view(msg, user))
+        await self.services.messaging.announce_label(msg)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -118,20 +117,10 @@ class LiveAdmin:
         live_sessions = await storage.sessions.live_ids([c.session_id for c in conns.values()])
         for sid, conn in conns.items():
             user = users.get(conn.user_id)
-            reason = _standing_problem(user)
+            reason = standing_problem(user)
             if reason is None and conn.session_id not in live_sessions:
-                reason = "Session ended, please login again"
+                reason = SESSION_ENDED
             if reason is None and user and user.get("passwordChangedAt") != conn.user.get("passwordChangedAt"):
-                reason = "Password changed, please login again"
+                reason = PASSWORD_CHANGED
             if reason is not None:
                 await self.gateway.kick(sid, reason)
-
-
-def _standing_problem(user: Doc | None) -> str | None:
-    if user is None:
-        return "Account not found"
-    if user.get("isBlocked"):
-        return "Account blocked"
-    if user.get("isActive") is False:
-        return "Account deactivated"
-    return None

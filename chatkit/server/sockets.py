@@ -214,16 +214,18 @@ class SocketGateway:
             except Exception:
                 log.exception("socket event %r failed", event)
                 message = "Something went wrong, please retry"
-            await self.sio.emit("error", {"message": message}, to=sid)
-            return {"success": False, "message": message}
+            return await self._refuse(sid, message)
 
         self.sio.on(event, dispatch)
 
-    async def _unknown_event(self, event: str, sid: str, *data: Any) -> Doc:
-        """An event this server has no handler for: say so, rather than leave an ack hanging."""
-        message = f"Unknown event: {str(event)[:64]}"
+    async def _refuse(self, sid: str, message: str) -> Doc:
+        """An ``error`` event for listeners, and the failed ack for an emitter waiting on one."""
         await self.sio.emit("error", {"message": message}, to=sid)
         return {"success": False, "message": message}
+
+    async def _unknown_event(self, event: str, sid: str, *data: Any) -> Doc:
+        """An event this server has no handler for: say so, rather than leave an ack hanging."""
+        return await self._refuse(sid, f"Unknown event: {str(event)[:64]}")
 
     async def _new_message(self, conn: Connection, sid: str, p: Doc) -> Doc:
         chat_id = parse_id(p["chatId"], "chatId") if "chatId" in p else None
@@ -232,7 +234,7 @@ class SocketGateway:
             conn.user_id, p["content"], chat_id=chat_id, other_user_id=other_id,
             type=p.get("type", "text"), client_id=p.get("clientId"),
         )
-        return {"message": jsonable(result.message)}
+        return {"message": result.message}  # message_view is already plain JSON
 
     async def _typing(self, conn: Connection, sid: str, p: Doc) -> None:
         await self.services.messaging.typing(conn.user, parse_id(p["chatId"], "chatId"), stopped=False)
