@@ -30,18 +30,22 @@ from typing import IO, Literal
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from chatkit.errors import OperatorError
+
 log = logging.getLogger(__name__)
 
 REPLICA_SET = "rs0"
 Owner = Literal["server", "admin", "test"]
 
 
-class MongodError(RuntimeError):
+class MongodError(OperatorError):
     """The local mongod could not be found, started or reached; the text says which."""
 
 
 class MongodNotFound(MongodError):
     """No mongod on PATH and no ``embedded`` extra installed."""
+
+    exit_code = 2
 
 
 class DataDirBusy(MongodError):

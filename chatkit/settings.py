@@ -18,10 +18,12 @@ from typing import Any, Mapping
 
 import platformdirs
 
+from chatkit.errors import UsageError
+
 ENV_PREFIX = "CHATKIT_"
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError):
     """A configuration value that cannot be used; the message names the variable."""
 
 

@@ -9,8 +9,9 @@ import typer
 from rich.table import Column, Table
 
 from chatkit.cli.common import JSON, admin_settings, console, emit_json, load_settings, read_password, run_with_services
-from chatkit.domain.views import user_view
-from chatkit.server.context import Services
+from chatkit.domain.views import session_view, user_view
+from chatkit.services import Services
+from chatkit.storage.documents import SessionDoc, UserDoc
 
 app = typer.Typer(help="Operator commands: users, sessions, blocks, chats.", no_args_is_help=True)
 users_app = typer.Typer(help="Create, inspect, deactivate and ban users.", no_args_is_help=True)
@@ -32,7 +33,7 @@ def admin_options(
 
 
 
-def _show_users(users: list[dict[str, Any]], as_json: bool, total: int | None = None) -> None:
+def _show_users(users: list[UserDoc], as_json: bool, total: int | None = None) -> None:
     views = [user_view(u) for u in users]
     if as_json:
         emit_json(views if total is None else {"total": total, "users": views})
@@ -57,7 +58,7 @@ def _status(view: dict[str, Any]) -> str:
     return ", ".join(f for f in flags if f) or "active"
 
 
-def _done(user: dict[str, Any], as_json: bool, sentence: str, **extra: Any) -> None:
+def _done(user: UserDoc, as_json: bool, sentence: str, **extra: Any) -> None:
     if as_json:
         emit_json({**user_view(user), **extra})
     else:
@@ -76,7 +77,7 @@ def users_create(
     """Create a user (also when open registration is switched off)."""
     secret = read_password(password)
 
-    async def action(s: Services) -> dict[str, Any]:
+    async def action(s: Services) -> UserDoc:
         return await s.accounts.create_user(first_name, last_name, email, secret)
 
     user = run_with_services(admin_settings(ctx), action)
@@ -93,9 +94,8 @@ def users_list(
 ) -> None:
     """List users, deactivated and banned ones included."""
 
-    async def action(s: Services) -> tuple[list[dict[str, Any]], int]:
-        return await s.storage.users.search(text=search, exclude=None, active_only=False,
-                                            skip=(page - 1) * limit, limit=limit)
+    async def action(s: Services) -> tuple[list[UserDoc], int]:
+        return await s.accounts.list_users(search=search, page=page, limit=limit)
 
     users, total = run_with_services(admin_settings(ctx), action)
     _show_users(users, as_json, total)
@@ -105,17 +105,13 @@ def users_list(
 def users_show(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"), as_json: bool = JSON) -> None:
     """One user, with their open sessions."""
 
-    async def action(s: Services) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def action(s: Services) -> tuple[UserDoc, list[SessionDoc]]:
         doc = await s.accounts.find_user(user)
-        return doc, await s.storage.sessions.active_for_user(doc["_id"])
+        return doc, await s.accounts.open_sessions(doc)
 
     doc, sessions = run_with_services(admin_settings(ctx), action)
     view = user_view(doc)
-    session_views = [
-        {"_id": str(x["_id"]), "createdAt": x["createdAt"], "expiresAt": x["expiresAt"],
-         "hasPushToken": bool(x.get("notificationToken"))}
-        for x in sessions
-    ]
+    session_views = [session_view(x) for x in sessions]
     if as_json:
         emit_json({**view, "sessions": session_views})
         return
@@ -130,7 +126,7 @@ def users_show(ctx: typer.Context, user: str = typer.Argument(..., help="Email o
 def _user_action(name: str, doc: str, method: str, value: bool, sentence: str) -> None:
     def command(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"),
                 as_json: bool = JSON) -> None:
-        async def action(s: Services) -> dict[str, Any]:
+        async def action(s: Services) -> UserDoc:
             target = await s.accounts.find_user(user)
             return await getattr(s.accounts, method)(target, value)
 
@@ -159,7 +155,7 @@ def users_set_password(
     """Set a new password; every session of the user ends."""
     secret = read_password(password, "New password")
 
-    async def action(s: Services) -> dict[str, Any]:
+    async def action(s: Services) -> UserDoc:
         return await s.accounts.set_password(await s.accounts.find_user(user), secret)
 
     updated = run_with_services(admin_settings(ctx), action)
@@ -170,7 +166,7 @@ def users_set_password(
 def users_logout(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"), as_json: bool = JSON) -> None:
     """End every session of a user (all devices)."""
 
-    async def action(s: Services) -> tuple[dict[str, Any], int]:
+    async def action(s: Services) -> tuple[UserDoc, int]:
         target = await s.accounts.find_user(user)
         return target, await s.accounts.logout_everywhere(target)
 

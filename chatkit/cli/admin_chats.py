@@ -1,24 +1,24 @@
 """``chatkit admin block|unblock|clear`` and ``chatkit admin chats list``.
 
-They call the same domain rules as the apps do; a running server picks the effects up
-from the database (see ``chatkit.server.live_admin``).
+They call the same domain rules as the apps do; real-time effects (a block's ``Label``
+line) are relayed through the database to any running server.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
 
 from chatkit.cli.common import JSON, admin_settings, console, emit_json, fail, run_with_services
-from chatkit.domain.messaging import parse_id
-from chatkit.domain.views import full_name
-from chatkit.server.context import Services
-from chatkit.wire import iso
+from chatkit.domain.inputs import parse_id
+from chatkit.domain.listings import ChatOverview
+from chatkit.domain.views import View, chat_overview_view
+from chatkit.services import Services
+from chatkit.storage.documents import UserDoc
 
 chats_app = typer.Typer(help="Inspect chats.", no_args_is_help=True)
-Doc = dict[str, Any]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,10 +30,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _set_block(ctx: typer.Context, user: str, other: str, blocked: bool, as_json: bool) -> None:
-    async def action(s: Services) -> tuple[Doc, Doc, Doc]:
+    async def action(s: Services) -> tuple[UserDoc, UserDoc, View]:
         a = await s.accounts.find_user(user)
         b = await s.accounts.find_user(other)
-        return a, b, await s.messaging.set_block(a["_id"], b["_id"], blocked)
+        return a, b, await s.blocks.set_block(a["_id"], b["_id"], blocked)
 
     a, b, flags = run_with_services(admin_settings(ctx), action)
     if as_json:
@@ -64,19 +64,14 @@ def clear(
     """Clear a chat on behalf of one participant (--for), or delete it for both (--all)."""
     if (for_user is None) == (not all_):
         fail("give exactly one of --for USER and --all")
-    try:
-        chat_id = parse_id(chat, "chat id")
-    except Exception as exc:
-        fail(str(exc))
 
     async def action(s: Services) -> str:
+        chat_id = parse_id(chat, "chat id")
         if all_:
-            if await s.storage.chats.by_id(chat_id) is None:
-                fail(f"no chat {chat}")
-            await s.messaging.delete_chat(chat_id)
+            await s.clearing.delete_chat(chat_id)
             return "deleted"
         user = await s.accounts.find_user(for_user or "")
-        return await s.messaging.clear_chat(user["_id"], chat_id)
+        return await s.clearing.clear_chat(user["_id"], chat_id)
 
     outcome = run_with_services(admin_settings(ctx), action)
     if as_json:
@@ -95,26 +90,13 @@ def chats_list(
 ) -> None:
     """List chats with their participants and last activity."""
 
-    async def action(s: Services) -> tuple[list[Doc], int, dict]:
-        if user is not None:
-            who = await s.accounts.find_user(user)
-            chats, total = await s.storage.chats.of_user(who["_id"], (page - 1) * limit, limit)
-        else:
-            chats, total = await s.storage.chats.page_all((page - 1) * limit, limit)
-        ids = list({p for c in chats for p in c["participants"]})
-        people = await s.storage.users.by_ids(ids, {"firstName": 1, "lastName": 1, "email": 1})
-        return chats, total, people
+    async def action(s: Services) -> ChatOverview:
+        who = await s.accounts.find_user(user) if user is not None else None
+        return await s.listings.chats_overview(who["_id"] if who else None, page=page, limit=limit)
 
-    chats, total, people = run_with_services(admin_settings(ctx), action)
-    rows = [{
-        "_id": str(c["_id"]),
-        "participants": [{"_id": str(p), "email": people.get(p, {}).get("email"),
-                          "fullName": full_name(people.get(p, {}))} for p in c["participants"]],
-        "lastMessageAt": iso(c.get("lastMessageAt")),
-        "clearedBy": str(c["clearedBy"]) if c.get("clearedBy") else None,
-        "clearedAt": iso(c.get("clearedAt")),
-        "createdAt": iso(c.get("createdAt")),
-    } for c in chats]
+    overview = run_with_services(admin_settings(ctx), action)
+    total = overview.total
+    rows = [chat_overview_view(c, overview.people) for c in overview.chats]
     if as_json:
         emit_json({"total": total, "chats": rows})
         return

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Awaitable, Callable, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 from pymongo.errors import PyMongoError
+from rich.console import Console
 
 from chatkit import mongod
 from chatkit.domain.errors import ChatkitError
-from chatkit.server.app import build_services
-from chatkit.server.context import Services
-from chatkit.server.runner import describe_mongo_error
-from chatkit.settings import Settings, SettingsError
-from chatkit.storage.database import DatabaseUnreachable, Storage
+from chatkit.domain.notifier import RelayNotifier
+from chatkit.errors import OperatorError
+from chatkit.services import Services, build_services
+from chatkit.settings import Settings
+from chatkit.storage.database import Storage, describe_mongo_error
 from chatkit.wire import jsonable
 
 T = TypeVar("T")
@@ -40,15 +42,32 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """The one mapping from errors to a line on stderr and an exit status, for every command.
+
+    Operator errors carry their own status (2 for unusable settings or a missing
+    program, else 1); a refused action, a database failure or an OS error exits 1.
+    """
+    try:
+        yield
+    except OperatorError as exc:
+        fail(str(exc), exc.exit_code)
+    except ChatkitError as exc:
+        fail(exc.message)
+    except PyMongoError as exc:  # a bad URL, or the database went away mid-command
+        fail(f"MongoDB: {describe_mongo_error(exc)}")
+    except OSError as exc:  # e.g. a data dir that cannot be created
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
 def emit_json(value: Any) -> None:
     typer.echo(json.dumps(jsonable(value), indent=2))
 
 
 def load_settings(data_dir: Path | None, mongo_url: str | None, db_name: str | None) -> Settings:
-    try:
+    with reported_errors():
         return Settings.load(dict(data_dir=data_dir, mongo_url=mongo_url, db_name=db_name))
-    except SettingsError as exc:
-        fail(str(exc), code=2)
 
 
 def run_with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
@@ -59,33 +78,22 @@ def run_with_services(settings: Settings, action: Callable[[Services], Awaitable
     """
     local: mongod.LocalMongo | None = None
     url = settings.mongo_url
-    try:
-        if not url:
-            local = mongod.acquire(settings.data_dir, "admin")
-            url = local.url
-        return asyncio.run(_run(settings, url, action))
-    except mongod.MongodNotFound as exc:
-        fail(str(exc), code=2)
-    except (mongod.MongodError, DatabaseUnreachable) as exc:
-        fail(str(exc))
-    except ChatkitError as exc:
-        fail(exc.message)
-    except SettingsError as exc:
-        fail(str(exc), code=2)
-    except PyMongoError as exc:  # a bad URL, or the database went away mid-command
-        fail(f"MongoDB: {describe_mongo_error(exc)}")
-    except OSError as exc:  # e.g. a data dir that cannot be created
-        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
-    finally:
-        if local is not None:
-            local.stop()
+    with reported_errors():
+        try:
+            if not url:
+                local = mongod.acquire(settings.data_dir, "admin")
+                url = local.url
+            return asyncio.run(_run(settings, url, action))
+        finally:
+            if local is not None:
+                local.stop()
 
 
 async def _run(settings: Settings, url: str, action: Callable[[Services], Awaitable[T]]) -> T:
     storage = await Storage.connect(url, settings.db_name)
     try:
         await storage.ensure_indexes()
-        return await action(build_services(settings, storage, relay_labels=True))
+        return await action(build_services(settings, storage, RelayNotifier(storage)))
     finally:
         await storage.close()
 
@@ -98,4 +106,5 @@ def read_password(given: str | None, prompt: str = "Password") -> str:
         if not line:
             fail("no password given: pass --password or type it on standard input")
         return line
-    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    password: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return password

@@ -8,10 +8,9 @@ from typing import Optional
 
 import typer
 
-from chatkit import mongod
 from chatkit.cli import admin
-from chatkit.cli.common import fail
-from chatkit.settings import Settings, SettingsError
+from chatkit.cli.common import reported_errors
+from chatkit.settings import Settings
 
 app = typer.Typer(
     help="chatkit: real-time chat server, admin CLI and terminal client.",
@@ -38,31 +37,26 @@ def setup_logging(level: str) -> None:
 def serve(
     host: Optional[str] = typer.Option(None, help="Interface to listen on [env CHATKIT_HOST; 127.0.0.1]"),
     port: Optional[int] = typer.Option(None, help="Port to listen on [env CHATKIT_PORT; 8080]"),
-    data_dir: Optional[Path] = typer.Option(None, help="Where the local mongod and the JWT secret live [env CHATKIT_DATA_DIR]"),
-    mongo_url: Optional[str] = typer.Option(None, help="MongoDB URL; without one a local mongod is started [env CHATKIT_MONGO_URL]"),
+    data_dir: Optional[Path] = typer.Option(
+        None, help="Where the local mongod and the JWT secret live [env CHATKIT_DATA_DIR]"),
+    mongo_url: Optional[str] = typer.Option(
+        None, help="MongoDB URL; without one a local mongod is started [env CHATKIT_MONGO_URL]"),
     db_name: Optional[str] = typer.Option(None, help="Database name [env CHATKIT_DB_NAME; chatkit]"),
     log_level: Optional[str] = typer.Option(None, help="debug, info, warning, error [env CHATKIT_LOG_LEVEL; info]"),
 ) -> None:
     """Run the REST + Socket.IO server until Ctrl-C or SIGTERM."""
-    from chatkit.server.runner import Interrupted, StartupError, serve as run_server
+    from chatkit.server.runner import Interrupted
+    from chatkit.server.runner import serve as run_server
 
-    try:
+    with reported_errors():
         settings = Settings.load(dict(host=host, port=port, data_dir=data_dir, mongo_url=mongo_url,
                                       db_name=db_name, log_level=log_level))
         settings.resolved_jwt_secret()  # a bad secret file is reported before mongod starts
-    except SettingsError as exc:
-        fail(str(exc), code=2)
-    setup_logging(settings.log_level)
-    try:
-        run_server(settings, ready=lambda url: typer.echo(f"chatkit serving on {url}"))
-    except Interrupted:
-        return  # asked to stop while starting: everything started has been stopped
-    except mongod.MongodNotFound as exc:
-        fail(str(exc), code=2)
-    except (mongod.MongodError, StartupError) as exc:
-        fail(str(exc), code=1)
-    except OSError as exc:  # e.g. a data dir that cannot be created
-        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), code=1)
+        setup_logging(settings.log_level)
+        try:
+            run_server(settings, ready=lambda url: typer.echo(f"chatkit serving on {url}"))
+        except Interrupted:
+            return  # asked to stop while starting: everything started has been stopped
 
 
 def main() -> None:

@@ -10,19 +10,19 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from bson import ObjectId
 
 from chatkit.domain import passwords
 from chatkit.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from chatkit.domain.inputs import check_search
 from chatkit.domain.throttle import LoginThrottle
 from chatkit.domain.tokens import Claims, IssuedToken, TokenCodec, token_hash
+from chatkit.protocol import Sentence
 from chatkit.storage.database import Storage
+from chatkit.storage.documents import Query, SessionDoc, UserDoc
 from chatkit.storage.users import DuplicateEmail
 from chatkit.wire import now, oid
-
-Doc = dict[str, Any]
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -32,32 +32,31 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-SESSION_EXPIRED = "Session expired, please login again"
-SESSION_ENDED = "Session ended, please login again"
-PASSWORD_CHANGED = "Password changed, please login again"
-
-
-def standing_problem(user: Doc | None) -> str | None:
+def standing_problem(user: UserDoc | None) -> str | None:
     """Why this account may not be used right now, or None if it may."""
     if user is None:
-        return "Account not found"
+        return Sentence.ACCOUNT_NOT_FOUND
     if user.get("isBlocked"):
-        return "Account blocked"
+        return Sentence.ACCOUNT_BLOCKED
     if user.get("isActive") is False:
-        return "Account deactivated"
+        return Sentence.ACCOUNT_DEACTIVATED
     return None
 
 
 @dataclass(frozen=True)
 class AuthContext:
-    """Who is calling: the user document and the session of the token used."""
+    """Who is calling: the user and the session of the token used (a request or a socket)."""
 
-    user: Doc
-    session: Doc
+    user: UserDoc
+    session: SessionDoc
 
     @property
     def user_id(self) -> ObjectId:
         return self.user["_id"]
+
+    @property
+    def session_id(self) -> ObjectId:
+        return self.session["_id"]
 
 
 def normalise_email(email: str) -> str:
@@ -109,9 +108,9 @@ class Accounts:
     async def register(
         self, first_name: str, last_name: str, email: str, password: str,
         notification_token: str | None = None,
-    ) -> tuple[Doc, IssuedToken]:
+    ) -> tuple[UserDoc, IssuedToken]:
         if not self.open_registration:
-            raise Forbidden("Registration is closed; ask an administrator for an account")
+            raise Forbidden(Sentence.REGISTRATION_CLOSED)
         push_token = _check_push_token(notification_token)  # before anything is stored
         user = await self.create_user(first_name, last_name, email, password)
         issued = await self._open_session(user, push_token)
@@ -119,7 +118,7 @@ class Accounts:
 
     async def login(
         self, email: str, password: str, notification_token: str | None = None, *, client: str | None = None
-    ) -> tuple[Doc, IssuedToken]:
+    ) -> tuple[UserDoc, IssuedToken]:
         """Check the password and open a session; ``client`` (an address) feeds the throttle."""
         push_token = _check_push_token(notification_token)
         # Only lengths are checked here: a malformed address simply matches nobody, and
@@ -135,7 +134,7 @@ class Accounts:
                                              self.bcrypt_rounds)
         if not ok or user is None:
             self.throttle.failed(address, client)
-            raise Unauthorized("Incorrect email or password")
+            raise Unauthorized(Sentence.BAD_LOGIN)
         self.throttle.succeeded(address)
         self._check_standing(user)
         return user, await self._open_session(user, push_token)
@@ -143,13 +142,13 @@ class Accounts:
     async def authenticate(self, token: str | None) -> AuthContext:
         """Accept a token only if every condition of the contract holds, else say which failed."""
         if not token:
-            raise Unauthorized("Authentication required")
+            raise Unauthorized(Sentence.AUTH_REQUIRED)
         if token.lower().startswith("bearer "):
             token = token[7:].strip()
         claims = self.codec.decode(token)
         user_id = oid(claims.user_id)
         if user_id is None:
-            raise Unauthorized("Invalid token")
+            raise Unauthorized(Sentence.INVALID_TOKEN)
         user, session = await asyncio.gather(
             self.storage.users.by_id(user_id), self.storage.sessions.by_token_hash(token_hash(token))
         )
@@ -157,14 +156,14 @@ class Accounts:
         if session is None:
             session = await self._adopt_legacy_token(user, token, claims)
         if session is None or session.get("userId") != user_id:
-            raise Unauthorized(SESSION_EXPIRED)
+            raise Unauthorized(Sentence.SESSION_EXPIRED)
         if self._predates_password_change(user, session, claims.issued_at):
-            raise Unauthorized(PASSWORD_CHANGED)
+            raise Unauthorized(Sentence.PASSWORD_CHANGED)
         if session.get("revokedAt") is not None:
-            raise Unauthorized(SESSION_ENDED)
+            raise Unauthorized(Sentence.SESSION_ENDED)
         return AuthContext(user, session)
 
-    async def _adopt_legacy_token(self, user: Doc, token: str, claims: Claims) -> Doc | None:
+    async def _adopt_legacy_token(self, user: UserDoc, token: str, claims: Claims) -> SessionDoc | None:
         """A token the original backend issued (kept on the user) becomes a session.
 
         So switching a deployment to chatkit (with the same JWT secret) logs nobody out.
@@ -181,7 +180,7 @@ class Accounts:
         )
 
     @staticmethod
-    def _predates_password_change(user: Doc, session: Doc, issued_at: int) -> bool:
+    def _predates_password_change(user: UserDoc, session: SessionDoc, issued_at: int) -> bool:
         """True if the token was issued before the password last changed.
 
         ``iat`` has whole seconds only, so a token issued in the same second as the
@@ -199,12 +198,12 @@ class Accounts:
     async def logout(self, ctx: AuthContext) -> None:
         await self.storage.sessions.revoke(ctx.session["_id"])
 
-    async def change_password(self, ctx: AuthContext, current: str, new: str) -> tuple[Doc, IssuedToken]:
+    async def change_password(self, ctx: AuthContext, current: str, new: str) -> tuple[UserDoc, IssuedToken]:
         """Set a new password, end every session, and open a fresh one for this device."""
         if len(current) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"currentPassword must be at most {LOGIN_PASSWORD_MAX} characters")
         if not await passwords.verify_password(current, ctx.user.get("password")):
-            raise Unauthorized("Current password is incorrect")
+            raise Unauthorized(Sentence.BAD_CURRENT_PASSWORD)
         if current == new:
             raise BadRequest("newPassword must differ from currentPassword")
         user = await self._set_password(ctx.user_id, new, field="newPassword")
@@ -213,14 +212,14 @@ class Accounts:
 
     # --- operator actions (admin CLI) ---------------------------------------------
 
-    async def create_user(self, first_name: str, last_name: str, email: str, password: str) -> Doc:
+    async def create_user(self, first_name: str, last_name: str, email: str, password: str) -> UserDoc:
         first = clean_name(first_name, "firstName")
         last = clean_name(last_name, "lastName")
         address = normalise_email(email)
         passwords.check_new_password(password)
         hashed = await passwords.hash_password(password, self.bcrypt_rounds)
         t = now()
-        doc: Doc = {
+        doc: UserDoc = {
             "firstName": first, "lastName": last, "email": address, "password": hashed,
             "passwordChangedAt": None, "isActive": True, "isBlocked": False,
             "blockedUsers": [], "profilePicture": None, "lang": "en",
@@ -229,50 +228,59 @@ class Accounts:
         try:
             return await self.storage.users.insert(doc)
         except DuplicateEmail:
-            raise Conflict("Email is already registered") from None
+            raise Conflict(Sentence.EMAIL_TAKEN) from None
 
-    async def find_user(self, ref: str) -> Doc:
+    async def find_user(self, ref: str) -> UserDoc:
         """A user named by id or by email."""
         user_id = oid(ref)
-        user = await (self.storage.users.by_id(user_id) if user_id else self.storage.users.by_email(ref.strip().lower()))
+        users = self.storage.users
+        user = await (users.by_id(user_id) if user_id else users.by_email(ref.strip().lower()))
         if user is None:
             raise NotFound(f"No user {ref!r}")
         return user
 
-    async def set_active(self, user: Doc, active: bool) -> Doc:
+    async def set_active(self, user: UserDoc, active: bool) -> UserDoc:
         """Deactivating also ends every session: reactivation means logging in again."""
         updated = await self._update(user, {"isActive": active})
         if not active:
             await self.storage.sessions.revoke_all(user["_id"])
         return updated
 
-    async def set_banned(self, user: Doc, banned: bool) -> Doc:
+    async def set_banned(self, user: UserDoc, banned: bool) -> UserDoc:
         """Banning also ends every session: lifting a ban means logging in again."""
         updated = await self._update(user, {"isBlocked": banned})
         if banned:
             await self.storage.sessions.revoke_all(user["_id"])
         return updated
 
-    async def set_password(self, user: Doc, password: str) -> Doc:
+    async def set_password(self, user: UserDoc, password: str) -> UserDoc:
         return await self._set_password(user["_id"], password, field="password")
 
-    async def logout_everywhere(self, user: Doc) -> int:
+    async def logout_everywhere(self, user: UserDoc) -> int:
         return await self.storage.sessions.revoke_all(user["_id"])
+
+    async def list_users(self, *, search: str | None, page: int, limit: int) -> tuple[list[UserDoc], int]:
+        """Every user, deactivated and banned ones included (the directory shows only active ones)."""
+        return await self.storage.users.search(text=check_search(search), exclude=None, active_only=False,
+                                               skip=(page - 1) * limit, limit=limit)
+
+    async def open_sessions(self, user: UserDoc) -> list[SessionDoc]:
+        return await self.storage.sessions.active_for_user(user["_id"])
 
     # --- internals ----------------------------------------------------------------
 
     @staticmethod
-    def _check_standing(user: Doc | None) -> None:
+    def _check_standing(user: UserDoc | None) -> None:
         problem = standing_problem(user)
         if problem is not None:
             raise Unauthorized(problem)
 
-    async def _open_session(self, user: Doc, push_token: str | None) -> IssuedToken:
+    async def _open_session(self, user: UserDoc, push_token: str | None) -> IssuedToken:
         issued = self.codec.issue(str(user["_id"]))
         await self.storage.sessions.create(user["_id"], issued.hash, issued.expires_at, push_token)
         return issued
 
-    async def _set_password(self, user_id: ObjectId, password: str, field: str) -> Doc:
+    async def _set_password(self, user_id: ObjectId, password: str, field: str) -> UserDoc:
         passwords.check_new_password(password, field)
         hashed = await passwords.hash_password(password, self.bcrypt_rounds)
         user = await self.storage.users.update(user_id, {"password": hashed, "passwordChangedAt": now()})
@@ -281,7 +289,7 @@ class Accounts:
         await self.storage.sessions.revoke_all(user_id)
         return user
 
-    async def _update(self, user: Doc, fields: Doc) -> Doc:
+    async def _update(self, user: UserDoc, fields: Query) -> UserDoc:
         updated = await self.storage.users.update(user["_id"], fields)
         if updated is None:
             raise NotFound("No such user")

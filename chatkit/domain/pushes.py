@@ -7,23 +7,22 @@ goes on. Delivery to devices (Firebase) reads the outbox separately.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bson import ObjectId
 
 from chatkit.storage.database import Storage
+from chatkit.storage.documents import MessageDoc, UserDoc
 from chatkit.wire import now
 
 log = logging.getLogger(__name__)
-Doc = dict[str, Any]
 
 
 class PushOutbox:
-    def __init__(self, storage: Storage, *, status: str = "outbox") -> None:
+    def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self.status = status  # "pending" when a sender will deliver it, else "outbox"
 
-    async def new_message(self, sender: Doc, receiver_id: ObjectId, chat_id: ObjectId, message: Doc) -> None:
+    async def new_message(self, sender: UserDoc, receiver_id: ObjectId, chat_id: ObjectId,
+                          message: MessageDoc) -> None:
         body = message["content"] if message["type"] == "text" else "image"
         await self.record(
             receiver_id,
@@ -37,7 +36,7 @@ class PushOutbox:
             tokens = await self.storage.sessions.push_tokens(user_id)
             await self.storage.pushes.insert({
                 "userId": user_id, "tokens": tokens, "title": title, "body": body, "data": data,
-                "status": self.status, "createdAt": now(),
+                "status": "outbox", "createdAt": now(),
             })
         except Exception:
             log.exception("could not record a push notification for user %s", user_id)

@@ -15,6 +15,7 @@ from typing import Callable
 import jwt
 
 from chatkit.domain.errors import Unauthorized
+from chatkit.protocol import Sentence
 
 ALGORITHM = "HS256"
 TOKEN_MAX = 4096  # ours are ~200 characters; anything far longer is not one of them
@@ -71,19 +72,19 @@ class TokenCodec:
     def decode(self, token: str) -> Claims:
         """Verify signature (HS256 only) and expiry, or raise ``Unauthorized``."""
         if len(token) > TOKEN_MAX:
-            raise Unauthorized("Invalid token")
+            raise Unauthorized(Sentence.INVALID_TOKEN)
         try:
             payload = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM],
                 options={"require": ["exp", "iat"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("Session expired, please login again") from None
+            raise Unauthorized(Sentence.SESSION_EXPIRED) from None
         except (jwt.InvalidTokenError, ValueError):
             # ValueError: a header that is not UTF-8 text reaches us with surrogates,
             # which PyJWT fails to encode before it ever looks at the signature.
-            raise Unauthorized("Invalid token") from None
+            raise Unauthorized(Sentence.INVALID_TOKEN) from None
         user_id, iat, exp = payload.get("userId"), payload.get("iat"), payload.get("exp")
         if not isinstance(user_id, str) or not isinstance(iat, int) or payload.get("role") != "user":
-            raise Unauthorized("Invalid token")
+            raise Unauthorized(Sentence.INVALID_TOKEN)
         return Claims(user_id, iat, int(exp))

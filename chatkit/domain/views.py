@@ -1,19 +1,27 @@
-"""How domain documents look on the wire (REST bodies and Socket.IO payloads)."""
+"""How stored documents look on the wire (REST bodies and Socket.IO payloads), all of them.
+
+Views may hold ObjectIds and datetimes; the transports turn them into JSON
+(``chatkit.wire.jsonable``) at the edge.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
+
+from chatkit.storage.documents import ChatDoc, ChatListingRow, MessageDoc, SessionDoc, UserDoc
 from chatkit.wire import iso
 
-Doc = dict[str, Any]
+View = dict[str, Any]
 
 
-def full_name(user: Doc) -> str:
+def full_name(user: UserDoc) -> str:
     return " ".join(p for p in (user.get("firstName"), user.get("lastName")) if p)
 
 
-def user_view(user: Doc) -> Doc:
+def user_view(user: UserDoc) -> View:
     """The account as its owner (or an operator) sees it: everything but secrets."""
     return {
         "_id": str(user["_id"]),
@@ -32,8 +40,14 @@ def user_view(user: Doc) -> Doc:
     }
 
 
-def message_view(msg: Doc, viewer: Any) -> Doc:
-    """A message as ``viewer`` (an ObjectId) sees it, in events and REST pages alike."""
+def session_view(session: SessionDoc) -> View:
+    """A session as operators see it: never the token hash or the push token itself."""
+    return {"_id": str(session["_id"]), "createdAt": session.get("createdAt"),
+            "expiresAt": session.get("expiresAt"), "hasPushToken": bool(session.get("notificationToken"))}
+
+
+def message_view(msg: MessageDoc, viewer: ObjectId) -> View:
+    """A message as ``viewer`` sees it, in events and REST pages alike."""
     return {
         "_id": str(msg["_id"]),
         "chat": str(msg["chat"]),
@@ -50,9 +64,9 @@ def message_view(msg: Doc, viewer: Any) -> Doc:
     }
 
 
-def peer_view(user: Doc, *, online: bool | None = None) -> Doc:
-    """The other participant of a chat, as the listing and ``new-chat`` show them."""
-    view: Doc = {
+def peer_view(user: UserDoc, *, online: bool | None = None) -> View:
+    """The other participant of a chat, as listings and ``new-chat`` show them."""
+    view: View = {
         "_id": str(user["_id"]),
         "fullName": full_name(user),
         "profilePicture": user.get("profilePicture"),
@@ -63,7 +77,76 @@ def peer_view(user: Doc, *, online: bool | None = None) -> Doc:
     return view
 
 
-def block_flags(me: Doc, other: Doc) -> Doc:
+def block_flags(me: UserDoc, other: UserDoc) -> View:
     by_me = other["_id"] in me.get("blockedUsers", [])
     by_other = me["_id"] in other.get("blockedUsers", [])
     return {"blocked": by_me or by_other, "blockedByMe": by_me, "blockedByOtherUser": by_other}
+
+
+def chat_view(chat_id: ObjectId, me: UserDoc, peer: UserDoc, messages: list[MessageDoc], *, online: bool) -> View:
+    """One chat as ``me`` sees it (``GET /chats/:id``; listings add their fields)."""
+    return {
+        "_id": str(chat_id),
+        "to": peer_view(peer, online=online),
+        **block_flags(me, peer),
+        "messages": [message_view(m, me["_id"]) for m in messages],
+    }
+
+
+def listing_view(row: ChatListingRow, me: UserDoc, *, online: bool) -> View:
+    """A chat in ``GET /chats``: the chat view, the unread count and the last activity."""
+    return {
+        **chat_view(row.chat["_id"], me, row.peer, row.last_messages, online=online),
+        "unreadMessagesCount": row.unread_count,
+        "lastMessageCreatedAt": row.chat.get("lastMessageAt"),
+    }
+
+
+def new_chat_view(chat: ChatDoc, msg: MessageDoc, me: UserDoc, other: UserDoc, sender: UserDoc) -> View:
+    """``new-chat`` for ``me``: the chat's first message visible to them, ``to`` the other side."""
+    view = message_view(msg, me["_id"])
+    incoming_unread = msg["receiver"] == me["_id"] and not msg["isRead"]
+    return {
+        "_id": str(chat["_id"]),
+        "to": peer_view(other),
+        "messages": [{**view, "sender": {"_id": str(sender["_id"]), "fullName": full_name(sender)}}],
+        "unreadMessagesCount": 1 if incoming_unread else 0,
+        "blocked": False,
+    }
+
+
+def directory_entry(user: UserDoc, *, online: bool) -> View:
+    """A user in ``GET /chats/users``."""
+    return {
+        "_id": str(user["_id"]), "firstName": user.get("firstName"), "lastName": user.get("lastName"),
+        "fullName": full_name(user), "profilePicture": user.get("profilePicture"),
+        "isActive": user.get("isActive", True), "isOnline": online,
+    }
+
+
+def delivered_view(chat_id: ObjectId, message_id: ObjectId, at: datetime) -> View:
+    return {"chatId": str(chat_id), "messageId": str(message_id), "messageTime": at}
+
+
+def seen_view(chat_id: ObjectId, at: datetime) -> View:
+    return {"chatId": str(chat_id), "seenTime": at}
+
+
+def typing_view(chat_id: ObjectId, user: UserDoc) -> View:
+    return {"chatId": str(chat_id), "userId": str(user["_id"]), "userName": full_name(user)}
+
+
+def chat_overview_view(chat: ChatDoc, people: dict[ObjectId, UserDoc]) -> View:
+    """A chat as operators list it: participants by email and name, activity, who cleared it."""
+    def person(user_id: ObjectId) -> View:
+        user = people.get(user_id, {})
+        return {"_id": str(user_id), "email": user.get("email"), "fullName": full_name(user)}
+
+    return {
+        "_id": str(chat["_id"]),
+        "participants": [person(p) for p in chat["participants"]],
+        "lastMessageAt": iso(chat.get("lastMessageAt")),
+        "clearedBy": str(chat["clearedBy"]) if chat.get("clearedBy") else None,
+        "clearedAt": iso(chat.get("clearedAt")),
+        "createdAt": iso(chat.get("createdAt")),
+    }

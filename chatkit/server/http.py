@@ -10,6 +10,7 @@ from aiohttp import web
 
 from chatkit.domain.accounts import AuthContext
 from chatkit.domain.errors import BadRequest, ChatkitError, PayloadTooLarge
+from chatkit.protocol import Sentence
 from chatkit.server.context import SERVICES
 from chatkit.server.payloads import Schema
 from chatkit.wire import jsonable
@@ -39,7 +40,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ChatkitError as exc:
         return failure(exc.status, exc.message)
     except web.HTTPRequestEntityTooLarge:
-        return failure(413, "Request body too large")
+        return failure(413, Sentence.BODY_TOO_LARGE)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -52,7 +53,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
     """The body as JSON, checked against ``schema``; too large, malformed or misshapen is a 4xx."""
     if request.content_length is not None and request.content_length > JSON_BODY_MAX:
-        raise PayloadTooLarge("Request body too large")
+        raise PayloadTooLarge(Sentence.BODY_TOO_LARGE)
     raw = await _read_body(request, JSON_BODY_MAX)
     if not raw.strip():
         raise BadRequest("The body must be a JSON object")
@@ -80,7 +81,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
             return b"".join(chunks)
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge("Request body too large")
+            raise PayloadTooLarge(Sentence.BODY_TOO_LARGE)
         chunks.append(chunk)
 
 

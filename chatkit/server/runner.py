@@ -18,15 +18,17 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from chatkit import mongod
-from chatkit.server.app import build_services, create_app
-from chatkit.server.context import SERVICES, Services
+from chatkit.errors import OperatorError
+from chatkit.server.app import create_app
+from chatkit.server.context import SERVICES
+from chatkit.services import Services
 from chatkit.settings import Settings, SettingsError
-from chatkit.storage.database import Storage
+from chatkit.storage.database import Storage, describe_mongo_error
 
 log = logging.getLogger(__name__)
 
 
-class StartupError(RuntimeError):
+class StartupError(OperatorError):
     """A reason the server cannot start, worded for the operator."""
 
 
@@ -60,10 +62,9 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
             ) from None
         try:
             settings.resolved_jwt_secret()  # a server issues tokens: have the secret now
-            services = build_services(settings, storage)
         except SettingsError as exc:
             raise StartupError(str(exc)) from None
-        app = create_app(services)
+        app = create_app(settings, storage)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout,
                                access_log=None)
         await runner.setup()
@@ -78,14 +79,6 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
         raise
     port = runner.addresses[0][1]
     return RunningServer(f"http://{_url_host(settings.host)}:{port}", port, app[SERVICES], runner)
-
-
-def describe_mongo_error(exc: BaseException) -> str:
-    """PyMongo's message without the raw server reply it appends (", full error: {...}")."""
-    details = getattr(exc, "details", None)
-    text = details.get("errmsg") if isinstance(details, dict) else None
-    text = str(text or exc).split(", full error:")[0].strip() or exc.__class__.__name__
-    return text.splitlines()[0][:300]
 
 
 def _url_host(host: str) -> str:

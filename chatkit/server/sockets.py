@@ -1,4 +1,4 @@
-"""Socket.IO transport: authenticate sockets, validate payloads, call ``Messaging``.
+"""Socket.IO transport: authenticate sockets, validate payloads, call the domain.
 
 Handlers run with ``async_handlers=False``: python-socketio then awaits each event in
 the socket's own read loop, so one socket's events are handled one at a time in the
@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import socketio
 from aiohttp import web
-from bson import ObjectId
+from socketio import packet
 
+from chatkit.domain.accounts import AuthContext
 from chatkit.domain.errors import ChatkitError
-from chatkit.domain.messaging import parse_id
-from chatkit.server.context import Services
+from chatkit.domain.inputs import parse_id
+from chatkit.domain.notifier import Payload
+from chatkit.protocol import Event, Sentence
 from chatkit.server.payloads import Schema
+from chatkit.services import Services
 from chatkit.wire import jsonable
 
 log = logging.getLogger(__name__)
 
-Doc = dict[str, Any]
+Ack = dict[str, Any]
 ONLINE_USERS_DELAY = 0.05  # seconds over which presence changes are coalesced
 DRAIN_QUIET = 0.2  # on shutdown, a socket silent this long has nothing more in flight
 HANGUP_GRACE = 0.5  # then clients get this long to close their transports themselves
@@ -37,28 +39,54 @@ NEW_MESSAGE = Schema(
 CHAT_ONLY = Schema(required={"chatId": str})
 MESSAGE_ONLY = Schema(required={"messageId": str})
 
-
-@dataclass
-class Connection:
-    user: Doc
-    session_id: ObjectId
-
-    @property
-    def user_id(self) -> ObjectId:
-        return self.user["_id"]
+Handler = Callable[[AuthContext, str, dict[str, Any]], Awaitable[Ack | None]]
 
 
-Handler = Callable[[Connection, str, Doc], Awaitable[Doc | None]]
+class SocketServer(socketio.AsyncServer):
+    """python-socketio's server, refusing lifecycle names sent as events.
+
+    python-socketio routes a client event named ``connect`` or ``disconnect`` to the
+    handlers registered under those names: a client could make the server forget its
+    socket, or re-authenticate it as someone else. Such events (and names that are not
+    strings) are answered with an ``error`` and a failed ack, and go no further.
+    """
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]) -> None:
+        name = data[0] if data else None
+        if isinstance(name, str) and name not in Event.RESERVED:
+            await super()._handle_event(eio_sid, namespace, id, data)
+            return
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            return
+        message = f"Reserved event name: {name}" if isinstance(name, str) else "Event name must be a string"
+        await self.emit(Event.ERROR, {"message": message}, to=sid, namespace=namespace)
+        if id is not None:
+            await self._send_packet(eio_sid, self.packet_class(
+                packet.ACK, namespace=namespace, id=id, data=[{"success": False, "message": message}]))
+
+
+def new_socket_server() -> SocketServer:
+    return SocketServer(async_mode="aiohttp", async_handlers=False, cors_allowed_origins="*",
+                        logger=False, engineio_logger=False)
+
+
+class SocketNotifier:
+    """The domain's ``Notifier`` for a server: an event reaches every socket of the user."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def emit(self, user_id: Any, event: str, payload: Payload) -> None:
+        await self.sio.emit(event, jsonable(payload), room=str(user_id))
 
 
 class SocketGateway:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, sio: socketio.AsyncServer, services: Services) -> None:
         self.services = services
-        self.sio = socketio.AsyncServer(
-            async_mode="aiohttp", async_handlers=False, cors_allowed_origins="*",
-            logger=False, engineio_logger=False,
-        )
-        self.connections: dict[str, Connection] = {}
+        self.sio = sio
+        self.connections: dict[str, AuthContext] = {}
         self.draining = False
         self._in_flight = 0
         self._last_event = 0.0
@@ -67,24 +95,19 @@ class SocketGateway:
         self._transports: dict[int, asyncio.Task[Any]] = {}
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
-        self._register("new-message", NEW_MESSAGE, self._new_message)
-        self._register("typing", CHAT_ONLY, self._typing)
-        self._register("stop-typing", CHAT_ONLY, self._stop_typing)
-        self._register("join-chat", CHAT_ONLY, self._join_chat)
-        self._register("leave-chat", CHAT_ONLY, self._leave_chat)
-        self._register("message-delivered", MESSAGE_ONLY, self._message_delivered)
+        self._register(Event.NEW_MESSAGE, NEW_MESSAGE, self._new_message)
+        self._register(Event.TYPING, CHAT_ONLY, self._typing)
+        self._register(Event.STOP_TYPING, CHAT_ONLY, self._stop_typing)
+        self._register(Event.JOIN_CHAT, CHAT_ONLY, self._join_chat)
+        self._register(Event.LEAVE_CHAT, CHAT_ONLY, self._leave_chat)
+        self._register(Event.MESSAGE_DELIVERED, MESSAGE_ONLY, self._message_delivered)
         self.sio.on("*", self._unknown_event)
-
-    # --- what the domain uses -----------------------------------------------------
-
-    async def emit_to_user(self, user_id: str, event: str, payload: Doc) -> None:
-        await self.sio.emit(event, jsonable(payload), room=user_id)
 
     # --- connection life ----------------------------------------------------------
 
-    async def _connect(self, sid: str, environ: Doc, auth: Any = None) -> None:
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if self.draining:
-            raise socketio.exceptions.ConnectionRefusedError("Server is shutting down")
+            raise socketio.exceptions.ConnectionRefusedError(Sentence.SHUTTING_DOWN)
         token = environ.get("HTTP_AUTHORIZATION")
         if not token and isinstance(auth, dict) and isinstance(auth.get("token"), str):
             token = auth["token"]
@@ -93,17 +116,17 @@ class SocketGateway:
         except ChatkitError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         user_key = str(ctx.user_id)
-        self.connections[sid] = Connection(ctx.user, ctx.session["_id"])
+        self.connections[sid] = ctx
         await self.sio.enter_room(sid, user_key)
         came_online = self.services.presence.connect(sid, user_key)
-        self._spawn(self._after_connect(sid, ctx.user_id, came_online))
+        self._spawn(self._after_connect(sid, ctx, came_online))
 
-    async def _after_connect(self, sid: str, user_id: ObjectId, came_online: bool) -> None:
+    async def _after_connect(self, sid: str, ctx: AuthContext, came_online: bool) -> None:
         if came_online:
             self._schedule_online_users()
         else:
-            await self.sio.emit("online-users", self.services.presence.online_users(), to=sid)
-        await self.services.messaging.deliver_pending(user_id)
+            await self.sio.emit(Event.ONLINE_USERS, self.services.presence.online_users(), to=sid)
+        await self.services.receipts.deliver_pending(ctx.user_id)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.pop(sid, None)
@@ -121,20 +144,24 @@ class SocketGateway:
     async def _broadcast_online_users(self) -> None:
         await asyncio.sleep(ONLINE_USERS_DELAY)
         self._broadcast_pending = False
-        await self.sio.emit("online-users", self.services.presence.online_users())
+        await self.sio.emit(Event.ONLINE_USERS, self.services.presence.online_users())
+
+    # --- operator actions (see live_admin) ----------------------------------------
 
     async def disconnect_user(self, user_id: str, reason: str) -> None:
         for sid in self.services.presence.sids_of(user_id):
             await self.kick(sid, reason)
 
-    async def disconnect_session(self, session_id: ObjectId, reason: str) -> None:
-        for sid, conn in list(self.connections.items()):
-            if conn.session_id == session_id:
+    async def disconnect_session(self, session_id: Any, reason: str) -> None:
+        for sid, ctx in list(self.connections.items()):
+            if ctx.session_id == session_id:
                 await self.kick(sid, reason)
 
     async def kick(self, sid: str, reason: str) -> None:
-        await self.sio.emit("error", {"message": reason}, to=sid)
+        await self.sio.emit(Event.ERROR, {"message": reason}, to=sid)
         await self.sio.disconnect(sid)
+
+    # --- shutdown -----------------------------------------------------------------
 
     async def drain(self, timeout: float) -> None:
         """Refuse new sockets; keep handling what open sockets already sent until they
@@ -176,10 +203,12 @@ class SocketGateway:
         """Remember open Socket.IO transports (long-lived requests) for ``drain``."""
         task = asyncio.current_task()
         if task is None or not request.path.startswith("/socket.io"):
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         self._transports[id(task)] = task
         try:
-            return await handler(request)
+            response = await handler(request)
+            return response
         finally:
             self._transports.pop(id(task), None)
 
@@ -188,23 +217,23 @@ class SocketGateway:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)  # type: ignore[arg-type]
         if not task.cancelled() and task.exception() is not None:
             log.error("background socket task failed", exc_info=task.exception())
 
     # --- events -------------------------------------------------------------------
 
     def _register(self, event: str, schema: Schema, handler: Handler) -> None:
-        async def dispatch(sid: str, data: Any = None, *extra: Any) -> Doc:
-            conn = self.connections.get(sid)
+        async def dispatch(sid: str, data: Any = None, *extra: Any) -> Ack:
+            ctx = self.connections.get(sid)
             try:
-                if conn is None:
-                    raise ChatkitError("Not connected")
+                if ctx is None:
+                    raise ChatkitError(Sentence.NOT_CONNECTED)
                 payload = schema.parse(data, what=f"{event} payload")
                 self._in_flight += 1
                 try:
-                    result = await handler(conn, sid, payload)
+                    result = await handler(ctx, sid, payload)
                 finally:
                     self._in_flight -= 1
                     self._last_event = asyncio.get_running_loop().time()
@@ -213,40 +242,40 @@ class SocketGateway:
                 message = exc.message
             except Exception:
                 log.exception("socket event %r failed", event)
-                message = "Something went wrong, please retry"
+                message = Sentence.RETRY
             return await self._refuse(sid, message)
 
         self.sio.on(event, dispatch)
 
-    async def _refuse(self, sid: str, message: str) -> Doc:
+    async def _refuse(self, sid: str, message: str) -> Ack:
         """An ``error`` event for listeners, and the failed ack for an emitter waiting on one."""
-        await self.sio.emit("error", {"message": message}, to=sid)
+        await self.sio.emit(Event.ERROR, {"message": message}, to=sid)
         return {"success": False, "message": message}
 
-    async def _unknown_event(self, event: str, sid: str, *data: Any) -> Doc:
+    async def _unknown_event(self, event: str, sid: str, *data: Any) -> Ack:
         """An event this server has no handler for: say so, rather than leave an ack hanging."""
         return await self._refuse(sid, f"Unknown event: {str(event)[:64]}")
 
-    async def _new_message(self, conn: Connection, sid: str, p: Doc) -> Doc:
+    async def _new_message(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> Ack:
         chat_id = parse_id(p["chatId"], "chatId") if "chatId" in p else None
         other_id = parse_id(p["otherUserId"], "otherUserId") if "otherUserId" in p else None
-        result = await self.services.messaging.send_message(
-            conn.user_id, p["content"], chat_id=chat_id, other_user_id=other_id,
+        result = await self.services.sending.send_message(
+            ctx.user_id, p["content"], chat_id=chat_id, other_user_id=other_id,
             type=p.get("type", "text"), client_id=p.get("clientId"),
         )
         return {"message": result.message}  # message_view is already plain JSON
 
-    async def _typing(self, conn: Connection, sid: str, p: Doc) -> None:
-        await self.services.messaging.typing(conn.user, parse_id(p["chatId"], "chatId"), stopped=False)
+    async def _typing(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        await self.services.typing.typing(ctx.user, parse_id(p["chatId"], "chatId"), stopped=False)
 
-    async def _stop_typing(self, conn: Connection, sid: str, p: Doc) -> None:
-        await self.services.messaging.typing(conn.user, parse_id(p["chatId"], "chatId"), stopped=True)
+    async def _stop_typing(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        await self.services.typing.typing(ctx.user, parse_id(p["chatId"], "chatId"), stopped=True)
 
-    async def _join_chat(self, conn: Connection, sid: str, p: Doc) -> None:
-        await self.services.messaging.join_chat(conn.user_id, sid, parse_id(p["chatId"], "chatId"))
+    async def _join_chat(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        await self.services.receipts.join_chat(ctx.user_id, sid, parse_id(p["chatId"], "chatId"))
 
-    async def _leave_chat(self, conn: Connection, sid: str, p: Doc) -> None:
-        await self.services.messaging.leave_chat(sid, parse_id(p["chatId"], "chatId"))
+    async def _leave_chat(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        self.services.receipts.leave_chat(sid, parse_id(p["chatId"], "chatId"))
 
-    async def _message_delivered(self, conn: Connection, sid: str, p: Doc) -> None:
-        await self.services.messaging.mark_delivered(conn.user_id, parse_id(p["messageId"], "messageId"))
+    async def _message_delivered(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        await self.services.receipts.mark_delivered(ctx.user_id, parse_id(p["messageId"], "messageId"))

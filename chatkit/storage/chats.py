@@ -17,16 +17,14 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-Doc = dict[str, Any]
+from chatkit.storage.documents import ChatDoc, ChatListingRow, ChatWithParticipants, MessageDoc, Query, UserDoc
+from chatkit.storage.users import PEER_FIELDS
+
 EPOCH = datetime(1970, 1, 1)
 
 
 def pair_key(a: ObjectId, b: ObjectId) -> str:
     return ":".join(sorted((str(a), str(b))))
-
-
-def other_participant(chat: Doc, user_id: ObjectId) -> ObjectId:
-    return next(p for p in chat["participants"] if p != user_id)
 
 
 class ChatStore:
@@ -36,45 +34,50 @@ class ChatStore:
         IndexModel([("participants", ASCENDING), ("lastMessageAt", DESCENDING)], name="by_participant"),
     ]
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[ChatDoc]) -> None:
         self.col = collection
 
-    async def by_id(self, chat_id: ObjectId) -> Doc | None:
+    async def by_id(self, chat_id: ObjectId) -> ChatDoc | None:
         return await self.col.find_one({"_id": chat_id})
 
-    async def with_participants(self, chat_id: ObjectId, projection: Doc) -> Doc | None:
-        """The chat with its participants' user documents as ``people``, in one round trip."""
-        pipeline = [
+    async def with_participants(self, chat_id: ObjectId) -> ChatWithParticipants | None:
+        """The chat with its participants' profiles (``PEER_FIELDS``), in one round trip."""
+        pipeline: list[Query] = [
             {"$match": {"_id": chat_id}},
             {"$lookup": {"from": "users", "localField": "participants", "foreignField": "_id",
-                         "as": "people", "pipeline": [{"$project": projection}]}},
+                         "as": "people", "pipeline": [{"$project": PEER_FIELDS}]}},
         ]
-        found = await (await self.col.aggregate(pipeline)).to_list(1)
-        return found[0] if found else None
+        found: list[Any] = await (await self.col.aggregate(pipeline)).to_list(1)
+        if not found:
+            return None
+        people: list[UserDoc] = found[0].pop("people")
+        return ChatWithParticipants(found[0], {u["_id"]: u for u in people})
 
-    async def between(self, a: ObjectId, b: ObjectId) -> Doc | None:
+    async def between(self, a: ObjectId, b: ObjectId) -> ChatDoc | None:
         return await self.col.find_one({"pairKey": pair_key(a, b)})
 
-    async def find_or_create(self, a: ObjectId, b: ObjectId, at: datetime) -> Doc:
+    async def find_or_create(self, a: ObjectId, b: ObjectId, at: datetime) -> ChatDoc:
         key = pair_key(a, b)
         existing = await self.col.find_one({"pairKey": key})  # the usual case: a read, no write
         if existing is not None:
             return existing
-        insert = {"participants": [a, b], "pairKey": key, "clearedBy": None, "clearedAt": None,
-                  "createdAt": at, "updatedAt": at}
+        insert: ChatDoc = {"participants": [a, b], "pairKey": key, "clearedBy": None, "clearedAt": None,
+                           "createdAt": at, "updatedAt": at}
         for _ in range(3):
             try:
-                return await self.col.find_one_and_update(
+                created = await self.col.find_one_and_update(
                     {"pairKey": key}, {"$setOnInsert": insert}, upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
+                if created is not None:
+                    return created
             except DuplicateKeyError:  # a concurrent upsert won; read its chat
                 found = await self.col.find_one({"pairKey": key})
                 if found is not None:
                     return found
         raise RuntimeError("could not create chat")
 
-    async def record_message(self, chat_id: ObjectId, at: datetime) -> Doc | None:
+    async def record_message(self, chat_id: ObjectId, at: datetime) -> ChatDoc | None:
         """Advance ``lastMessageAt``; returns the chat as it was *before*, atomically."""
         return await self.col.find_one_and_update(
             {"_id": chat_id},
@@ -82,7 +85,7 @@ class ChatStore:
             return_document=ReturnDocument.BEFORE,
         )
 
-    async def set_cleared(self, chat: Doc, user_id: ObjectId, at: datetime) -> bool:
+    async def set_cleared(self, chat: ChatDoc, user_id: ObjectId, at: datetime) -> bool:
         """Set the clear marker if the chat is still as read (compare-and-set)."""
         result = await self.col.update_one(
             {"_id": chat["_id"], "clearedBy": chat.get("clearedBy"), "clearedAt": chat.get("clearedAt")},
@@ -93,41 +96,35 @@ class ChatStore:
     async def delete(self, chat_id: ObjectId) -> bool:
         return (await self.col.delete_one({"_id": chat_id})).deleted_count == 1
 
-    async def of_user(self, user_id: ObjectId, skip: int, limit: int) -> tuple[list[Doc], int]:
-        query = {"participants": user_id}
-        total = await self.col.count_documents(query)
-        docs = await self.col.find(query).sort("lastMessageAt", -1).skip(skip).limit(limit).to_list(None)
-        return docs, total
-
-    async def page_all(self, skip: int, limit: int) -> tuple[list[Doc], int]:
-        total = await self.col.estimated_document_count()
-        docs = await self.col.find({}).sort("_id", -1).skip(skip).limit(limit).to_list(None)
-        return docs, total
+    async def page(self, user_id: ObjectId | None, skip: int, limit: int) -> tuple[list[ChatDoc], int]:
+        """All chats (or one user's), newest first, for operators."""
+        if user_id is None:
+            total = await self.col.estimated_document_count()
+            cursor = self.col.find({}).sort("_id", -1)
+        else:
+            total = await self.col.count_documents({"participants": user_id})
+            cursor = self.col.find({"participants": user_id}).sort("lastMessageAt", -1)
+        return await cursor.skip(skip).limit(limit).to_list(None), total
 
     async def listing(
         self, user_id: ObjectId, *, search: str | None, skip: int, limit: int, last_messages: int
-    ) -> tuple[list[Doc], int]:
-        """One page of the user's visible chats, newest activity first, in one round trip.
-
-        Each chat comes with ``other`` (the other user's profile), ``messages`` (the last
-        N visible to the user, newest first) and ``unread`` (all unread incoming ones).
-        """
+    ) -> tuple[list[ChatListingRow], int]:
+        """One page of the user's visible chats, newest activity first, in one round trip."""
         cutoff = {"$cond": [{"$eq": ["$clearedBy", user_id]}, "$clearedAt", EPOCH]}
-        pipeline: list[Doc] = [
+        pipeline: list[Query] = [
             {"$match": {"participants": user_id, "lastMessageAt": {"$ne": None}}},
             {"$addFields": {
                 "cutoff": {"$ifNull": [cutoff, EPOCH]},
                 "otherId": {"$first": {"$filter": {"input": "$participants", "cond": {"$ne": ["$$this", user_id]}}}},
             }},
             {"$match": {"$expr": {"$gt": ["$lastMessageAt", "$cutoff"]}}},
-            {"$lookup": {"from": "users", "localField": "otherId", "foreignField": "_id", "as": "other",
-                         "pipeline": [{"$project": {"firstName": 1, "lastName": 1, "profilePicture": 1,
-                                                    "isActive": 1, "isBlocked": 1, "blockedUsers": 1}}]}},
-            {"$unwind": "$other"},
-            {"$match": {"other.isActive": {"$ne": False}}},
+            {"$lookup": {"from": "users", "localField": "otherId", "foreignField": "_id", "as": "peer",
+                         "pipeline": [{"$project": PEER_FIELDS}]}},
+            {"$unwind": "$peer"},
+            {"$match": {"peer.isActive": {"$ne": False}}},
         ]
         if search:
-            full = {"$concat": [{"$ifNull": ["$other.firstName", ""]}, " ", {"$ifNull": ["$other.lastName", ""]}]}
+            full = {"$concat": [{"$ifNull": ["$peer.firstName", ""]}, " ", {"$ifNull": ["$peer.lastName", ""]}]}
             pipeline.append({"$match": {"$expr": {"$regexMatch": {
                 "input": full, "regex": re.escape(search), "options": "i"}}}})
         pipeline += [
@@ -137,10 +134,10 @@ class ChatStore:
                 "page": [
                     {"$skip": skip}, {"$limit": limit},
                     {"$lookup": {"from": "messages", "localField": "_id", "foreignField": "chat",
-                                 "let": {"cutoff": "$cutoff"}, "as": "messages", "pipeline": [
+                                 "let": {"cutoff": "$cutoff"}, "as": "lastMessages", "pipeline": [
                                      {"$match": {"$expr": {"$gt": ["$createdAt", "$$cutoff"]}}},
                                      {"$sort": {"createdAt": -1, "_id": -1}}, {"$limit": last_messages}]}}
-                    if last_messages > 0 else {"$addFields": {"messages": []}},
+                    if last_messages > 0 else {"$addFields": {"lastMessages": []}},
                     {"$lookup": {"from": "messages", "localField": "_id", "foreignField": "chat",
                                  "let": {"cutoff": "$cutoff"}, "as": "unread", "pipeline": [
                                      {"$match": {"receiver": user_id, "isRead": False,
@@ -149,7 +146,17 @@ class ChatStore:
                 ],
             }},
         ]
-        result = await (await self.col.aggregate(pipeline)).to_list(None)
+        result: list[Any] = await (await self.col.aggregate(pipeline)).to_list(None)
         facet = result[0] if result else {"total": [], "page": []}
         total = facet["total"][0]["n"] if facet["total"] else 0
-        return facet["page"], total
+        return [_listing_row(doc) for doc in facet["page"]], total
+
+
+def _listing_row(doc: dict[str, Any]) -> ChatListingRow:
+    peer: UserDoc = doc.pop("peer")
+    last: list[MessageDoc] = doc.pop("lastMessages")
+    unread = doc.pop("unread")
+    for helper in ("cutoff", "otherId"):
+        doc.pop(helper, None)
+    chat: ChatDoc = doc  # type: ignore[assignment]  # what remains is the stored chat
+    return ChatListingRow(chat, peer, last, unread[0]["n"] if unread else 0)

@@ -5,21 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import Any, cast
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
+from chatkit.errors import OperatorError
+from chatkit.storage.changes import ChangeFeed
 from chatkit.storage.chats import ChatStore
 from chatkit.storage.messages import MessageStore
 from chatkit.storage.migrations import migrate
 from chatkit.storage.pushes import PushStore
+from chatkit.storage.relays import RelayStore
 from chatkit.storage.sessions import SessionStore
 from chatkit.storage.users import UserStore
 
 log = logging.getLogger(__name__)
 
 
-class DatabaseUnreachable(RuntimeError):
+class DatabaseUnreachable(OperatorError):
     """The URL is unusable or the server did not answer in time; the text says which."""
 
 
@@ -28,24 +33,38 @@ def redact_url(url: str) -> str:
     return re.sub(r"(mongodb(?:\+srv)?://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+def describe_mongo_error(exc: BaseException) -> str:
+    """PyMongo's message without the raw server reply it appends (", full error: {...}")."""
+    details = getattr(exc, "details", None)
+    text = details.get("errmsg") if isinstance(details, dict) else None
+    text = str(text or exc).split(", full error:")[0].strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]
+
+
 class Storage:
     """Owns the client and one store object per collection."""
 
-    def __init__(self, client: AsyncMongoClient, db_name: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Any], db_name: str) -> None:
         self.client = client
         self.db = client[db_name]
-        self.users = UserStore(self.db["users"])
-        self.sessions = SessionStore(self.db["sessions"])
-        self.chats = ChatStore(self.db["chats"])
-        self.messages = MessageStore(self.db["messages"])
-        self.pushes = PushStore(self.db["pushes"])
+        self.users = UserStore(self._collection("users"))
+        self.sessions = SessionStore(self._collection("sessions"))
+        self.chats = ChatStore(self._collection("chats"))
+        self.messages = MessageStore(self._collection("messages"))
+        self.pushes = PushStore(self._collection("pushes"))
+        self.relays = RelayStore(self._collection("relays"))
+        self.changes = ChangeFeed(self.db)
+
+    def _collection(self, name: str) -> AsyncCollection[Any]:
+        """A collection typed by the store that owns it (``AsyncCollection[UserDoc]``, ...)."""
+        return cast(AsyncCollection[Any], self.db[name])
 
     @classmethod
     async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> "Storage":
         """Connect and prove the server answers, failing within ``timeout`` seconds."""
         ms = int(timeout * 1000)
         try:
-            client: AsyncMongoClient = AsyncMongoClient(
+            client: AsyncMongoClient[Any] = AsyncMongoClient(
                 url, tz_aware=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
             )
         except (PyMongoError, ValueError, TypeError) as exc:  # InvalidURI, ConfigurationError, ...
@@ -61,7 +80,7 @@ class Storage:
 
     async def ensure_indexes(self) -> None:
         """Create every index the queries need, and migrate legacy data; safe on every start."""
-        stores = (self.users, self.sessions, self.chats, self.messages, self.pushes)
+        stores = (self.users, self.sessions, self.chats, self.messages, self.pushes, self.relays)
         await asyncio.gather(*(store.col.create_indexes(store.INDEXES) for store in stores))
         await migrate(self.db)
 

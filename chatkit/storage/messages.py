@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-Doc = dict[str, Any]
+from chatkit.storage.documents import MessageDoc, PendingDelivery, Query
 
 
 class DuplicateClientId(Exception):
@@ -33,10 +32,10 @@ class MessageStore:
                    partialFilterExpression={"clientId": {"$type": "string"}}),
     ]
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[MessageDoc]) -> None:
         self.col = collection
 
-    async def insert(self, doc: Doc) -> Doc:
+    async def insert(self, doc: MessageDoc) -> MessageDoc:
         try:
             result = await self.col.insert_one(doc)
         except DuplicateKeyError:
@@ -47,26 +46,27 @@ class MessageStore:
     async def delete(self, message_id: ObjectId) -> None:
         await self.col.delete_one({"_id": message_id})
 
-    async def by_id(self, message_id: ObjectId) -> Doc | None:
+    async def by_id(self, message_id: ObjectId) -> MessageDoc | None:
         return await self.col.find_one({"_id": message_id})
 
-    async def by_client_id(self, sender: ObjectId, client_id: str) -> Doc | None:
+    async def by_client_id(self, sender: ObjectId, client_id: str) -> MessageDoc | None:
         return await self.col.find_one({"sender": sender, "clientId": client_id})
 
-    async def latest_undelivered_per_chat(self, receiver: ObjectId) -> list[Doc]:
+    async def latest_undelivered_per_chat(self, receiver: ObjectId) -> list[PendingDelivery]:
         """For each chat: the newest message not yet delivered to ``receiver``."""
-        pipeline = [
+        pipeline: list[Query] = [
             {"$match": {"receiver": receiver, "isDelivered": False}},
             {"$sort": {"chat": 1, "createdAt": 1}},
             {"$group": {"_id": "$chat", "messageId": {"$last": "$_id"}, "sender": {"$last": "$sender"},
                         "createdAt": {"$last": "$createdAt"}}},
         ]
-        return await (await self.col.aggregate(pipeline)).to_list(None)
+        groups: list[Query] = await (await self.col.aggregate(pipeline)).to_list(None)  # type: ignore[arg-type]
+        return [PendingDelivery(g["_id"], g["messageId"], g["sender"], g["createdAt"]) for g in groups]
 
     async def mark_delivered(
         self, receiver: ObjectId, *, chat: ObjectId | None = None, up_to: datetime | None = None
     ) -> int:
-        query: Doc = {"receiver": receiver, "isDelivered": False}
+        query: Query = {"receiver": receiver, "isDelivered": False}
         if chat is not None:
             query["chat"] = chat
         if up_to is not None:
@@ -75,16 +75,16 @@ class MessageStore:
         return result.modified_count
 
     async def mark_read(self, receiver: ObjectId, chat: ObjectId, up_to: datetime | None = None) -> int:
-        query: Doc = {"receiver": receiver, "chat": chat, "isRead": False}
+        query: Query = {"receiver": receiver, "chat": chat, "isRead": False}
         if up_to is not None:
             query["createdAt"] = {"$lte": up_to}
         result = await self.col.update_many(query, {"$set": {"isRead": True, "isDelivered": True}})
         return result.modified_count
 
-    async def latest(self, chat: ObjectId, after: datetime | None, n: int) -> list[Doc]:
+    async def latest(self, chat: ObjectId, after: datetime | None, n: int) -> list[MessageDoc]:
         if n <= 0:
             return []
-        query: Doc = {"chat": chat}
+        query: Query = {"chat": chat}
         if after is not None:
             query["createdAt"] = {"$gt": after}
         cursor = self.col.find(query).sort([("createdAt", -1), ("_id", -1)]).limit(n)
@@ -93,15 +93,15 @@ class MessageStore:
     async def page(
         self, chat: ObjectId, *, after: datetime | None, search: str | None,
         start: datetime | None, end: datetime | None, skip: int, limit: int,
-    ) -> tuple[list[Doc], int]:
-        created: Doc = {}
+    ) -> tuple[list[MessageDoc], int]:
+        created: Query = {}
         if after is not None:
             created["$gt"] = after
         if start is not None:
             created["$gte"] = start
         if end is not None:
             created["$lte"] = end
-        query: Doc = {"chat": chat}
+        query: Query = {"chat": chat}
         if created:
             query["createdAt"] = created
         if search:
@@ -114,7 +114,7 @@ class MessageStore:
         return await self.col.find_one({"chat": chat, "createdAt": {"$gt": after}}, {"_id": 1}) is not None
 
     async def delete_in_chat(self, chat: ObjectId, up_to: datetime | None = None) -> int:
-        query: Doc = {"chat": chat}
+        query: Query = {"chat": chat}
         if up_to is not None:
             query["createdAt"] = {"$lte": up_to}
         return (await self.col.delete_many(query)).deleted_count

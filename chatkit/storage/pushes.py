@@ -6,12 +6,10 @@ and a deployment without Firebase still shows what would have been sent.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-Doc = dict[str, Any]
+from chatkit.storage.documents import PushDoc
 
 
 class PushStore:
@@ -20,10 +18,10 @@ class PushStore:
         IndexModel([("userId", ASCENDING), ("createdAt", DESCENDING)], name="by_user"),
     ]
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[PushDoc]) -> None:
         self.col = collection
 
-    async def insert(self, doc: Doc) -> Doc:
+    async def insert(self, doc: PushDoc) -> PushDoc:
         result = await self.col.insert_one(doc)
         doc["_id"] = result.inserted_id
         return doc

@@ -7,17 +7,14 @@ token. Expired sessions are removed by a TTL index.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from pymongo.asynchronous.collection import AsyncCollection
-
+from chatkit.storage.documents import Query, SessionDoc
 from chatkit.wire import now
-
-Doc = dict[str, Any]
 
 
 class SessionStore:
@@ -28,14 +25,14 @@ class SessionStore:
         IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0, name="expire"),
     ]
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[SessionDoc]) -> None:
         self.col = collection
 
     async def create(
         self, user_id: ObjectId, token_hash: str, expires_at: datetime, notification_token: str | None,
         *, created_at: datetime | None = None,
-    ) -> Doc:
-        doc: Doc = {
+    ) -> SessionDoc:
+        doc: SessionDoc = {
             "userId": user_id,
             "tokenHash": token_hash,
             "createdAt": created_at or now(),
@@ -56,12 +53,12 @@ class SessionStore:
             await self.release_notification_token(notification_token, keep=doc["_id"])
         return doc
 
-    async def by_token_hash(self, token_hash: str) -> Doc | None:
+    async def by_token_hash(self, token_hash: str) -> SessionDoc | None:
         return await self.col.find_one({"tokenHash": token_hash})
 
     async def release_notification_token(self, token: str, keep: ObjectId | None = None) -> None:
         """A device token belongs to one session: the newest login on that device."""
-        query: Doc = {"notificationToken": token}
+        query: Query = {"notificationToken": token}
         if keep is not None:
             query["_id"] = {"$ne": keep}
         await self.col.update_many(query, {"$unset": {"notificationToken": ""}})
@@ -84,7 +81,7 @@ class SessionStore:
         cursor = self.col.find({"_id": {"$in": session_ids}, "revokedAt": None}, {"_id": 1})
         return {doc["_id"] async for doc in cursor}
 
-    async def active_for_user(self, user_id: ObjectId) -> list[Doc]:
+    async def active_for_user(self, user_id: ObjectId) -> list[SessionDoc]:
         cursor = self.col.find(
             {"userId": user_id, "revokedAt": None, "expiresAt": {"$gt": now()}}
         ).sort("createdAt", -1)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from chatkit.storage.documents import Query, UserDoc
 from chatkit.wire import now
 
-Doc = dict[str, Any]
+# Projections, named for what they serve.
+PEER_FIELDS: Query = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive": 1, "isBlocked": 1,
+                      "blockedUsers": 1}
+"""What the other side of a chat needs: name, picture, standing, and blocks both ways."""
+BLOCK_FIELDS: Query = {"blockedUsers": 1}
+DIRECTORY_FIELDS: Query = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive": 1}
+"""A user as the user directory (``/chats/users``) lists them."""
+CONTACT_FIELDS: Query = {"firstName": 1, "lastName": 1, "email": 1}
+"""A participant as operators see them in chat listings."""
+STANDING_FIELDS: Query = {"isActive": 1, "isBlocked": 1, "passwordChangedAt": 1}
+"""What decides whether an account may still be used."""
 
 
 class DuplicateEmail(Exception):
@@ -40,10 +50,10 @@ class UserStore:
         IndexModel([("searchKeys", ASCENDING)], name="search_keys"),
     ]
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[UserDoc]) -> None:
         self.col = collection
 
-    async def insert(self, doc: Doc) -> Doc:
+    async def insert(self, doc: UserDoc) -> UserDoc:
         doc["searchKeys"] = search_keys(doc.get("firstName"), doc.get("lastName"), doc.get("email"))
         try:
             result = await self.col.insert_one(doc)
@@ -52,24 +62,24 @@ class UserStore:
         doc["_id"] = result.inserted_id
         return doc
 
-    async def by_id(self, user_id: ObjectId, projection: Doc | None = None) -> Doc | None:
+    async def by_id(self, user_id: ObjectId, projection: Query | None = None) -> UserDoc | None:
         return await self.col.find_one({"_id": user_id}, projection)
 
-    async def by_email(self, email: str) -> Doc | None:
+    async def by_email(self, email: str) -> UserDoc | None:
         return await self.col.find_one({"email": email})
 
-    async def by_ids(self, user_ids: list[ObjectId], projection: Doc | None = None) -> dict[ObjectId, Doc]:
+    async def by_ids(self, user_ids: list[ObjectId], projection: Query | None = None) -> dict[ObjectId, UserDoc]:
         cursor = self.col.find({"_id": {"$in": list(user_ids)}}, projection)
         return {doc["_id"]: doc async for doc in cursor}
 
-    async def update(self, user_id: ObjectId, fields: Doc) -> Doc | None:
+    async def update(self, user_id: ObjectId, fields: Query) -> UserDoc | None:
         return await self.col.find_one_and_update(
             {"_id": user_id},
             {"$set": {**fields, "updatedAt": now()}},
             return_document=ReturnDocument.AFTER,
         )
 
-    async def claim_legacy_token(self, user_id: ObjectId, token: str) -> Doc | None:
+    async def claim_legacy_token(self, user_id: ObjectId, token: str) -> UserDoc | None:
         """Take the original backend's per-user ``token`` off the user, once.
 
         Returns the user as it was (with its ``notificationToken``) if ``token`` was the
@@ -99,9 +109,9 @@ class UserStore:
         active_only: bool,
         skip: int,
         limit: int,
-        projection: Doc | None = None,
-    ) -> tuple[list[Doc], int]:
-        query: Doc = {}
+        projection: Query | None = None,
+    ) -> tuple[list[UserDoc], int]:
+        query: Query = {}
         if exclude is not None:
             query["_id"] = {"$ne": exclude}
         if active_only:

@@ -1,0 +1,96 @@
+"""What the server follows in the database: account changes, ended sessions, relays.
+
+Operators change accounts and chats with ``chatkit admin``, straight in MongoDB. A
+running server learns of it here, through one change stream on the database (resumed
+after an interruption), as typed records rather than raw change events. A standalone
+MongoDB has no change streams: ``follow`` then raises ``ChangeStreamsUnsupported`` and
+the caller polls instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure, PyMongoError
+
+from chatkit.storage.documents import Query, RelayDoc, UserDoc
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAY = 0.5
+_NO_CHANGE_STREAMS = (40573, 136)  # not a replica set / change streams disabled
+_PIPELINE: list[Query] = [{"$match": {"$or": [
+    {"operationType": {"$in": ["update", "replace", "delete"]}, "ns.coll": {"$in": ["users", "sessions"]}},
+    {"operationType": "insert", "ns.coll": "relays"},
+]}}]
+
+
+class ChangeStreamsUnsupported(RuntimeError):
+    """The database is a standalone server: there is nothing to follow."""
+
+
+@dataclass(frozen=True)
+class AccountChanged:
+    """A user document changed; ``user`` is None if it was deleted."""
+
+    user_id: ObjectId
+    user: UserDoc | None
+    password_changed: bool
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    session_id: ObjectId
+
+
+@dataclass(frozen=True)
+class Relayed:
+    relay: RelayDoc
+
+
+Change = AccountChanged | SessionEnded | Relayed
+
+
+class ChangeFeed:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.db = db
+
+    async def follow(self) -> AsyncIterator[Change]:
+        """Every relevant change from now on, forever; resumes across interruptions."""
+        resume: Any = None
+        while True:
+            try:
+                async with await self.db.watch(_PIPELINE, resume_after=resume, full_document="updateLookup") as stream:
+                    async for event in stream:
+                        resume = stream.resume_token
+                        change = _decode(event)
+                        if change is not None:
+                            yield change
+            except OperationFailure as exc:
+                if exc.code in _NO_CHANGE_STREAMS:
+                    raise ChangeStreamsUnsupported(str(exc)) from None
+                log.warning("change stream failed (%s); restarting", exc)
+                resume = None
+            except PyMongoError as exc:
+                log.warning("change stream interrupted (%s); resuming", exc.__class__.__name__)
+            await asyncio.sleep(RETRY_DELAY)
+
+
+def _decode(event: Query) -> Change | None:
+    coll, op = event["ns"]["coll"], event["operationType"]
+    doc_id = event.get("documentKey", {}).get("_id")
+    full = event.get("fullDocument")
+    if coll == "relays":
+        return Relayed(full) if full else None
+    if coll == "sessions":
+        if op == "delete" or (full and full.get("revokedAt") is not None):
+            return SessionEnded(doc_id)
+        return None
+    updated = (event.get("updateDescription") or {}).get("updatedFields", {})
+    return AccountChanged(doc_id, full, "passwordChangedAt" in updated)

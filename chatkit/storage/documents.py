@@ -1,0 +1,128 @@
+"""The shape of every stored document, and of the records that storage's joins return.
+
+One ``TypedDict`` per collection, as MongoDB holds it (field names are the contract's,
+camelCase). ``total=False`` where a field may be absent: documents written by the
+original Node.js backend lack chatkit's additions (``pairKey``, ``receiver``, ...), and
+projections return only what they ask for. Queries and updates stay plain mappings
+(``Query``); what comes back is typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+from bson import ObjectId
+
+Query = dict[str, Any]
+"""A filter, update or projection document handed to PyMongo."""
+
+MessageType = Literal["text", "image", "Label"]
+
+
+class UserDoc(TypedDict, total=False):
+    _id: ObjectId
+    firstName: str
+    lastName: str
+    email: str
+    password: str  # bcrypt hash
+    passwordChangedAt: datetime | None
+    isActive: bool
+    isBlocked: bool  # banned by an operator
+    blockedUsers: list[ObjectId]  # users THIS user blocked
+    profilePicture: str | None
+    lang: str
+    searchKeys: list[str]
+    createdAt: datetime
+    updatedAt: datetime
+    # left by the original backend until first use (see Accounts._adopt_legacy_token)
+    token: str
+    notificationToken: str
+
+
+class SessionDoc(TypedDict, total=False):
+    _id: ObjectId
+    userId: ObjectId
+    tokenHash: str  # SHA-256 of the token: the database never holds a usable token
+    createdAt: datetime
+    expiresAt: datetime
+    revokedAt: datetime | None
+    notificationToken: str
+
+
+class ChatDoc(TypedDict, total=False):
+    _id: ObjectId
+    participants: list[ObjectId]
+    pairKey: str
+    clearedBy: ObjectId | None
+    clearedAt: datetime | None
+    lastMessageAt: datetime | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class MessageDoc(TypedDict, total=False):
+    _id: ObjectId
+    chat: ObjectId
+    sender: ObjectId
+    receiver: ObjectId
+    content: str
+    type: MessageType
+    isDelivered: bool
+    isRead: bool
+    clientId: str
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class PushDoc(TypedDict, total=False):
+    _id: ObjectId
+    userId: ObjectId
+    tokens: list[str]
+    title: str
+    body: str
+    data: dict[str, str]
+    status: str
+    createdAt: datetime
+
+
+class RelayDoc(TypedDict, total=False):
+    """A real-time event written by a process without sockets, for a server to emit."""
+
+    _id: ObjectId
+    to: ObjectId
+    event: str
+    payload: Any
+    createdAt: datetime
+
+
+# --- records that joins and aggregations return ------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatWithParticipants:
+    """A chat and its two participants' user documents (as projected), in one read."""
+
+    chat: ChatDoc
+    users: dict[ObjectId, UserDoc]
+
+
+@dataclass(frozen=True)
+class ChatListingRow:
+    """One chat of a user's listing page."""
+
+    chat: ChatDoc
+    peer: UserDoc  # the other participant
+    last_messages: list[MessageDoc]  # newest first, only those visible to the user
+    unread_count: int  # all unread incoming messages visible to the user
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """The newest message of one chat that is not yet delivered to its receiver."""
+
+    chat_id: ObjectId
+    message_id: ObjectId
+    sender: ObjectId
+    created_at: datetime
