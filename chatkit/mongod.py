@@ -25,7 +25,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
@@ -139,7 +139,7 @@ class LocalMongo:
             self._lock_file = None
         self.owned = False
 
-    def __enter__(self) -> "LocalMongo":
+    def __enter__(self) -> LocalMongo:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -178,9 +178,9 @@ def acquire(data_dir: Path, owner: Owner, *, wait_seconds: float = 60.0) -> Loca
                     raise DataDirBusy(
                         f"another chatkit server (pid {state.get('ownerPid')}) is using "
                         f"{data_dir}; stop it, or pass a different --data-dir"
-                    )
+                    ) from None
             if time.monotonic() > deadline:
-                raise DataDirBusy(f"timed out waiting for the mongod of {data_dir} to be free")
+                raise DataDirBusy(f"timed out waiting for the mongod of {data_dir} to be free") from None
             time.sleep(0.2)
             continue
         try:
@@ -192,9 +192,10 @@ def acquire(data_dir: Path, owner: Owner, *, wait_seconds: float = 60.0) -> Loca
             raise
 
 
-def _read_state(data_dir: Path) -> dict | None:
+def _read_state(data_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((data_dir / "mongod.json").read_text())
+        state = json.loads((data_dir / "mongod.json").read_text())
+        return state if isinstance(state, dict) else None
     except (OSError, ValueError):
         return None
 
@@ -275,7 +276,7 @@ def _wait_primary(
 ) -> None:
     """Block until the node accepts writes, initiating or re-homing the replica set."""
     deadline = time.monotonic() + timeout
-    client: MongoClient = MongoClient(_url(port), serverSelectionTimeoutMS=500, connectTimeoutMS=500)
+    client: MongoClient[dict[str, Any]] = MongoClient(_url(port), serverSelectionTimeoutMS=500, connectTimeoutMS=500)
     try:
         initiated = False
         while time.monotonic() < deadline:
@@ -304,7 +305,7 @@ def _wait_primary(
         client.close()
 
 
-def _initiate_or_rehome(client: MongoClient, port: int) -> None:
+def _initiate_or_rehome(client: MongoClient[dict[str, Any]], port: int) -> None:
     host = f"127.0.0.1:{port}"
     try:
         client.admin.command("replSetInitiate", {"_id": REPLICA_SET, "members": [{"_id": 0, "host": host}]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -10,7 +10,7 @@ from bson import ObjectId
 
 def now() -> datetime:
     """UTC now, cut to milliseconds: what MongoDB stores, so a value round-trips unchanged."""
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
@@ -19,8 +19,8 @@ def iso(t: datetime | None) -> str | None:
     if t is None:
         return None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    t = t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    t = t.astimezone(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
@@ -31,8 +31,8 @@ def parse_iso(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     t = datetime.fromisoformat(text)
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
 
 
 def oid(value: object) -> ObjectId | None:

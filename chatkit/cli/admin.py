@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Column, Table
 
 from chatkit.cli.common import JSON, admin_settings, console, emit_json, load_settings, read_password, run_with_services
+from chatkit.domain.accounts import Accounts
 from chatkit.domain.views import session_view, user_view
 from chatkit.services import Services
 from chatkit.storage.documents import SessionDoc, UserDoc
@@ -123,12 +125,15 @@ def users_show(ctx: typer.Context, user: str = typer.Argument(..., help="Email o
     console.print(table)
 
 
-def _user_action(name: str, doc: str, method: str, value: bool, sentence: str) -> None:
+SetFlag = Callable[[Accounts, UserDoc, bool], Awaitable[UserDoc]]
+
+
+def _user_action(name: str, doc: str, method: SetFlag, value: bool, sentence: str) -> None:
     def command(ctx: typer.Context, user: str = typer.Argument(..., help="Email or id"),
                 as_json: bool = JSON) -> None:
         async def action(s: Services) -> UserDoc:
             target = await s.accounts.find_user(user)
-            return await getattr(s.accounts, method)(target, value)
+            return await method(s.accounts, target, value)
 
         updated = run_with_services(admin_settings(ctx), action)
         _done(updated, as_json, sentence.format(email=updated["email"]))
@@ -137,12 +142,12 @@ def _user_action(name: str, doc: str, method: str, value: bool, sentence: str) -
     users_app.command(name)(command)
 
 
-_user_action("deactivate", "Deactivate a user: their sessions stop working at once.", "set_active", False,
+_user_action("deactivate", "Deactivate a user: their sessions stop working at once.", Accounts.set_active, False,
              "deactivated {email}")
-_user_action("activate", "Reactivate a deactivated user.", "set_active", True, "activated {email}")
-_user_action("ban", "Ban a user (isBlocked): their sessions stop working at once.", "set_banned", True,
+_user_action("activate", "Reactivate a deactivated user.", Accounts.set_active, True, "activated {email}")
+_user_action("ban", "Ban a user (isBlocked): their sessions stop working at once.", Accounts.set_banned, True,
              "banned {email}")
-_user_action("unban", "Lift a ban.", "set_banned", False, "unbanned {email}")
+_user_action("unban", "Lift a ban.", Accounts.set_banned, False, "unbanned {email}")
 
 
 @users_app.command("set-password")

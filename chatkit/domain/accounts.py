@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bson import ObjectId
 
@@ -152,7 +152,7 @@ class Accounts:
         user, session = await asyncio.gather(
             self.storage.users.by_id(user_id), self.storage.sessions.by_token_hash(token_hash(token))
         )
-        self._check_standing(user)
+        user = self._check_standing(user)
         if session is None:
             session = await self._adopt_legacy_token(user, token, claims)
         if session is None or session.get("userId") != user_id:
@@ -175,8 +175,8 @@ class Accounts:
             return await self.storage.sessions.by_token_hash(token_hash(token))
         push = before.get("notificationToken") if isinstance(before.get("notificationToken"), str) else None
         return await self.storage.sessions.create(
-            user["_id"], token_hash(token), datetime.fromtimestamp(claims.expires_at, timezone.utc), push,
-            created_at=datetime.fromtimestamp(claims.issued_at, timezone.utc),
+            user["_id"], token_hash(token), datetime.fromtimestamp(claims.expires_at, UTC), push,
+            created_at=datetime.fromtimestamp(claims.issued_at, UTC),
         )
 
     @staticmethod
@@ -270,10 +270,11 @@ class Accounts:
     # --- internals ----------------------------------------------------------------
 
     @staticmethod
-    def _check_standing(user: UserDoc | None) -> None:
+    def _check_standing(user: UserDoc | None) -> UserDoc:
         problem = standing_problem(user)
-        if problem is not None:
-            raise Unauthorized(problem)
+        if problem is not None or user is None:
+            raise Unauthorized(problem or Sentence.ACCOUNT_NOT_FOUND)
+        return user
 
     async def _open_session(self, user: UserDoc, push_token: str | None) -> IssuedToken:
         issued = self.codec.issue(str(user["_id"]))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -62,12 +62,12 @@ class TokenCodec:
         return self._secret_value
 
     def issue(self, user_id: str) -> IssuedToken:
-        issued = int(datetime.now(timezone.utc).timestamp())
+        issued = int(datetime.now(UTC).timestamp())
         expires = issued + int(self._lifetime.total_seconds())
         payload = {"userId": user_id, "role": "user", "iat": issued, "exp": expires,
                    "jti": secrets.token_hex(8)}
         token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
-        return IssuedToken(token, datetime.fromtimestamp(expires, timezone.utc))
+        return IssuedToken(token, datetime.fromtimestamp(expires, UTC))
 
     def decode(self, token: str) -> Claims:
         """Verify signature (HS256 only) and expiry, or raise ``Unauthorized``."""
@@ -86,5 +86,7 @@ class TokenCodec:
             raise Unauthorized(Sentence.INVALID_TOKEN) from None
         user_id, iat, exp = payload.get("userId"), payload.get("iat"), payload.get("exp")
         if not isinstance(user_id, str) or not isinstance(iat, int) or payload.get("role") != "user":
+            raise Unauthorized(Sentence.INVALID_TOKEN)
+        if not isinstance(exp, (int, float)):
             raise Unauthorized(Sentence.INVALID_TOKEN)
         return Claims(user_id, iat, int(exp))

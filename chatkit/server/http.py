@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +22,7 @@ JSON_BODY_MAX = 2 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def reply(data: dict[str, Any] | None = None, *, status: int = 200, **fields: Any) -> web.Response:
+def reply(data: dict[str, Any] | list[Any] | None = None, *, status: int = 200, **fields: Any) -> web.Response:
     body: dict[str, Any] = {"success": True, **fields}
     if data is not None:
         body["data"] = data

@@ -6,8 +6,9 @@ sure the domain is handed the types it expects, with a sentence naming the bad f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from chatkit.domain.errors import BadRequest
 

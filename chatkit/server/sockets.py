@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -42,7 +43,7 @@ MESSAGE_ONLY = Schema(required={"messageId": str})
 Handler = Callable[[AuthContext, str, dict[str, Any]], Awaitable[Ack | None]]
 
 
-class SocketServer(socketio.AsyncServer):
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped base
     """python-socketio's server, refusing lifecycle names sent as events.
 
     python-socketio routes a client event named ``connect`` or ``disconnect`` to the
@@ -218,7 +219,7 @@ class SocketGateway:
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)  # type: ignore[arg-type]
+        self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background socket task failed", exc_info=task.exception())
 

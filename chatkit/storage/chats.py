@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -28,7 +28,7 @@ def pair_key(a: ObjectId, b: ObjectId) -> str:
 
 
 class ChatStore:
-    INDEXES = [
+    INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("pairKey", ASCENDING)], unique=True, name="pair_unique",
                    partialFilterExpression={"pairKey": {"$type": "string"}}),
         IndexModel([("participants", ASCENDING), ("lastMessageAt", DESCENDING)], name="by_participant"),

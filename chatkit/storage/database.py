@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any, cast
+from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from chatkit.errors import OperatorError
@@ -47,20 +46,17 @@ class Storage:
     def __init__(self, client: AsyncMongoClient[Any], db_name: str) -> None:
         self.client = client
         self.db = client[db_name]
-        self.users = UserStore(self._collection("users"))
-        self.sessions = SessionStore(self._collection("sessions"))
-        self.chats = ChatStore(self._collection("chats"))
-        self.messages = MessageStore(self._collection("messages"))
-        self.pushes = PushStore(self._collection("pushes"))
-        self.relays = RelayStore(self._collection("relays"))
+        # Each store types its collection by its document (AsyncCollection[UserDoc], ...).
+        self.users = UserStore(self.db["users"])
+        self.sessions = SessionStore(self.db["sessions"])
+        self.chats = ChatStore(self.db["chats"])
+        self.messages = MessageStore(self.db["messages"])
+        self.pushes = PushStore(self.db["pushes"])
+        self.relays = RelayStore(self.db["relays"])
         self.changes = ChangeFeed(self.db)
 
-    def _collection(self, name: str) -> AsyncCollection[Any]:
-        """A collection typed by the store that owns it (``AsyncCollection[UserDoc]``, ...)."""
-        return cast(AsyncCollection[Any], self.db[name])
-
     @classmethod
-    async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> "Storage":
+    async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> Storage:
         """Connect and prove the server answers, failing within ``timeout`` seconds."""
         ms = int(timeout * 1000)
         try:
@@ -87,7 +83,7 @@ class Storage:
     async def ping(self, timeout: float = 2.0) -> bool:
         try:
             await asyncio.wait_for(self.client.admin.command("ping"), timeout)
-        except (PyMongoError, asyncio.TimeoutError):
+        except (TimeoutError, PyMongoError):
             return False
         return True
 

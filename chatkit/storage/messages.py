@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -22,7 +23,7 @@ class DuplicateClientId(Exception):
 
 
 class MessageStore:
-    INDEXES = [
+    INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("chat", ASCENDING), ("createdAt", DESCENDING)], name="chat_time"),
         IndexModel([("receiver", ASCENDING), ("chat", ASCENDING), ("createdAt", ASCENDING)],
                    name="undelivered", partialFilterExpression={"isDelivered": False}),
@@ -60,7 +61,7 @@ class MessageStore:
             {"$group": {"_id": "$chat", "messageId": {"$last": "$_id"}, "sender": {"$last": "$sender"},
                         "createdAt": {"$last": "$createdAt"}}},
         ]
-        groups: list[Query] = await (await self.col.aggregate(pipeline)).to_list(None)  # type: ignore[arg-type]
+        groups: list[Any] = await (await self.col.aggregate(pipeline)).to_list(None)
         return [PendingDelivery(g["_id"], g["messageId"], g["sender"], g["createdAt"]) for g in groups]
 
     async def mark_delivered(

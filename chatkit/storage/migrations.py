@@ -25,7 +25,7 @@ SCHEMA_VERSION = 2
 Doc = dict[str, Any]
 
 
-async def migrate(db: AsyncDatabase) -> None:
+async def migrate(db: AsyncDatabase[Any]) -> None:
     meta = await db["meta"].find_one({"_id": "schema"})
     if meta and meta.get("version", 0) >= SCHEMA_VERSION:
         return

@@ -6,6 +6,8 @@ and a deployment without Firebase still shows what would have been sent.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -13,7 +15,7 @@ from chatkit.storage.documents import PushDoc
 
 
 class PushStore:
-    INDEXES = [
+    INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("status", ASCENDING), ("createdAt", ASCENDING)], name="by_status"),
         IndexModel([("userId", ASCENDING), ("createdAt", DESCENDING)], name="by_user"),
     ]

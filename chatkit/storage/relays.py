@@ -9,7 +9,7 @@ news, not history.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
@@ -22,7 +22,7 @@ RELAY_LIFETIME_SECONDS = 3600
 
 
 class RelayStore:
-    INDEXES = [
+    INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("createdAt", ASCENDING)], expireAfterSeconds=RELAY_LIFETIME_SECONDS, name="expire"),
     ]
 

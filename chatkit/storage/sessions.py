@@ -7,6 +7,7 @@ token. Expired sessions are removed by a TTL index.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
@@ -18,7 +19,7 @@ from chatkit.wire import now
 
 
 class SessionStore:
-    INDEXES = [
+    INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("tokenHash", ASCENDING)], unique=True, name="token_hash_unique"),
         IndexModel([("userId", ASCENDING), ("revokedAt", ASCENDING)], name="by_user"),
         IndexModel([("notificationToken", ASCENDING)], sparse=True, name="push_token"),

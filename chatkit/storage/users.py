@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -43,7 +44,7 @@ def search_keys(first: str | None, last: str | None, email: str | None) -> list[
 
 
 class UserStore:
-    INDEXES = [
+    INDEXES: ClassVar[list[IndexModel]] = [
         # Named as Mongoose names it, so a database the original backend wrote is accepted as is.
         IndexModel([("email", ASCENDING)], unique=True, name="email_1"),
         IndexModel([("isActive", ASCENDING), ("firstName", ASCENDING)], name="active_by_name"),
