@@ -1,11 +1,13 @@
 """Test harness: one real mongod per session, a fresh database and a real server per test.
 
 The server is chatkit's own (``start_server``, the code ``chatkit serve`` runs) on a free
-loopback port; tests talk to it over the wire with httpx and python-socketio.
+loopback port; tests talk to it over the wire with httpx and python-socketio. Fixtures
+only: the helpers tests import live in ``tests.helpers``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,13 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from chatkit import mongod
+from chatkit.cli.main import app as cli_app
 from chatkit.server.runner import RunningServer, start_server
 from chatkit.settings import Settings
-
-TEST_SECRET = "test-secret-" + "x" * 32
-PASSWORD = "correct horse 1"
+from tests.helpers.accounts import Account, register
+from tests.helpers.constants import TEST_SECRET
+from tests.helpers.realtime import Pair, PeerPool
 
 
 @pytest.fixture(scope="session")
@@ -57,35 +61,9 @@ async def api(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class Account:
-    """A registered user as a test sees it: id, token and the headers to use it."""
-
-    def __init__(self, data: dict[str, Any], password: str) -> None:
-        self.data = data
-        self.id: str = data["_id"]
-        self.token: str = data["token"]
-        self.email: str = data["email"]
-        self.password = password
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": self.token}
-
-
-async def register(
-    api: httpx.AsyncClient, first: str = "Ann", last: str = "Lee", email: str | None = None,
-    password: str = PASSWORD, **extra: Any,
-) -> Account:
-    email = email or f"{first.lower()}.{uuid.uuid4().hex[:8]}@example.com"
-    r = await api.post("/api/v1/users/auth/register", json={
-        "firstName": first, "lastName": last, "email": email, "password": password, **extra,
-    })
-    assert r.status_code == 201, r.text
-    return Account(r.json()["data"], password)
-
-
 @pytest.fixture
 def make_user(api: httpx.AsyncClient):
+    """Register a user over HTTP: ``await make_user("Ann", "Lee", **extra) -> Account``."""
     async def make(first: str = "Ann", last: str = "Lee", **kw: Any) -> Account:
         return await register(api, first, last, **kw)
 
@@ -96,15 +74,23 @@ def make_user(api: httpx.AsyncClient):
 
 
 @pytest.fixture
-async def sockets(server: RunningServer) -> AsyncIterator[Any]:
+async def sockets(server: RunningServer) -> AsyncIterator[PeerPool]:
     """Connect Socket.IO peers with ``await sockets.connect(account)``; all closed at test end."""
-    from realtime import PeerPool
-
     pool = PeerPool(server.url)
     try:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def pair(make_user, sockets: PeerPool) -> Pair:
+    """The usual opening: Ann Lee and Bob Ray registered, then a socket for Ann and one for Bob."""
+    ann = await make_user("Ann", "Lee")
+    bob = await make_user("Bob", "Ray")
+    ann_socket = await sockets.connect(ann)
+    bob_socket = await sockets.connect(bob)
+    return Pair(ann, bob, ann_socket, bob_socket)
 
 
 @pytest.fixture
@@ -116,12 +102,6 @@ def db(server: RunningServer) -> Any:
 @pytest.fixture
 def admin(server: RunningServer, settings: Settings, tmp_path: Path):
     """Run ``chatkit admin ...`` against the running server's database, off the event loop."""
-    import asyncio
-
-    from typer.testing import CliRunner
-
-    from chatkit.cli.main import app as cli_app
-
     runner = CliRunner()
     base = ["admin", "--data-dir", str(tmp_path / "cli"), "--mongo-url", settings.mongo_url or "",
             "--db-name", settings.db_name]
@@ -150,12 +130,6 @@ def admin_cli(settings: Settings):
     standard input. The command runs in a worker thread (it calls ``asyncio.run``
     itself) while the test's server keeps serving on the main loop; no server needed.
     """
-    import asyncio
-
-    from typer.testing import CliRunner
-
-    from chatkit.cli.main import app as cli_app
-
     runner = CliRunner()
     base = ["admin", "--mongo-url", settings.mongo_url or "", "--db-name", settings.db_name,
             "--data-dir", str(settings.data_dir)]

@@ -7,37 +7,37 @@ import json
 
 import pytest
 
-from chatapi import BLOCKED_MSG, chat_entry, chats_data, contents, get_ok
-from realtime import ConnectRefused, assert_failed_ack
+from chatkit.protocol import Sentence
+from tests.helpers.constants import AUTH, UNKNOWN_ID
+from tests.helpers.failures import assert_failed_ack
+from tests.helpers.realtime import ConnectRefused
+from tests.helpers.rest import chat_entry, chats_data, contents, get_ok
 
 
-async def _chat(make_user, sockets):
-    ann = await make_user("Ann", "Lee")
-    bob = await make_user("Bob", "Ray")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = (await a.send("m1", other_user_id=bob.id))["chat"]
-    await b.next("new-chat")
-    await a.next("new-chat")
+async def _chat(pair) -> str:
+    """Ann and Bob have a chat with one message each way; its id."""
+    a, b = pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("m1")
     await b.send("m2", chat_id=chat_id)
     await a.next("message")
     await b.next("message")
-    return ann, bob, a, b, chat_id
+    return chat_id
 
 
 @pytest.mark.parametrize("by", ["email", "id"])
-async def test_cli_block_stops_messages_at_once_both_ways(api, make_user, sockets, admin, by):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_cli_block_stops_messages_at_once_both_ways(api, pair, admin, by):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     ref = (lambda acc: acc.email) if by == "email" else (lambda acc: acc.id)
     await admin("block", ref(ann), ref(bob))  # Ann blocks Bob
     # The Label line the CLI wrote reaches both live users, as the app's button would.
     for peer in (a, b):
         label = await peer.next("message", match=lambda m: m["type"] == "Label")
         assert (label["content"], label["chat"]) == ("blocked", chat_id)
-    me = await get_ok(api, "/api/v1/users/auth/me", ann)
+    me = await get_ok(api, AUTH + "/me", ann)
     assert me["data"]["blockedUsers"] == [bob.id]
-    assert assert_failed_ack(await b.emit_ack("new-message", {"content": "x", "chatId": chat_id})) == BLOCKED_MSG
-    assert assert_failed_ack(await a.emit_ack("new-message", {"content": "y", "chatId": chat_id})) == BLOCKED_MSG
+    assert assert_failed_ack(await b.emit_ack("new-message", {"content": "x", "chatId": chat_id})) == Sentence.BLOCKED
+    assert assert_failed_ack(await a.emit_ack("new-message", {"content": "y", "chatId": chat_id})) == Sentence.BLOCKED
     entry = await chat_entry(api, ann, chat_id)
     assert (entry["blocked"], entry["blockedByMe"], entry["blockedByOtherUser"]) == (True, True, False)
 
@@ -54,8 +54,9 @@ async def test_cli_block_unknown_user_fails_cleanly(make_user, admin):
     assert "Traceback" not in result.output
 
 
-async def test_cli_clear_for_one_user(api, make_user, sockets, admin):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_cli_clear_for_one_user(api, pair, admin):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await admin("clear", chat_id, "--for", ann.email)
     assert await chat_entry(api, ann, chat_id) is None
     assert await contents(api, ann, chat_id) == []
@@ -66,8 +67,9 @@ async def test_cli_clear_for_one_user(api, make_user, sockets, admin):
     assert nc["_id"] == chat_id and [m["content"] for m in nc["messages"]] == ["m3"]
 
 
-async def test_cli_clear_all(api, make_user, sockets, admin):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_cli_clear_all(api, pair, admin):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await admin("clear", chat_id, "--all")
     for acc in (ann, bob):
         assert await chats_data(api, acc) == []
@@ -78,18 +80,19 @@ async def test_cli_clear_all(api, make_user, sockets, admin):
     assert [m["content"] for m in nc["messages"]] == ["starting over"]
 
 
-async def test_cli_clear_needs_exactly_one_mode(make_user, sockets, admin):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_cli_clear_needs_exactly_one_mode(pair, admin):
+    chat_id = await _chat(pair)
     r = await admin("clear", chat_id, ok=False)
     assert r.exit_code != 0
-    r = await admin("clear", chat_id, "--all", "--for", ann.email, ok=False)
+    r = await admin("clear", chat_id, "--all", "--for", pair.ann.email, ok=False)
     assert r.exit_code != 0
-    r = await admin("clear", "0123456789abcdef01234567", "--all", ok=False)
+    r = await admin("clear", UNKNOWN_ID, "--all", ok=False)
     assert r.exit_code != 0 and "Traceback" not in r.output
 
 
-async def test_cli_chats_list_json(make_user, sockets, admin):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_cli_chats_list_json(make_user, sockets, pair, admin):
+    ann = pair.ann
+    chat_id = await _chat(pair)
     cat = await make_user("Cat")
     dan = await make_user("Dan")
     c = await sockets.connect(cat)

@@ -14,9 +14,9 @@ import re
 
 from bson import ObjectId
 
-from conftest import PASSWORD
-
-AUTH = "/api/v1/users/auth"
+from tests.helpers.accounts import auth_header
+from tests.helpers.constants import AUTH, PASSWORD
+from tests.helpers.failures import assert_error, one_error_line
 
 
 def _ok(result) -> str:
@@ -34,22 +34,16 @@ def _failed(result, message: str, code: int = 1) -> None:
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert isinstance(result.exception, SystemExit), result.exception  # not a crash
     assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert lines == [f"error: {message}"], result.stderr
+    assert one_error_line(result.stderr) == f"error: {message}"
     assert "Traceback" not in result.output
 
 
 async def _me(api, token: str):
-    return await api.get(AUTH + "/me", headers={"Authorization": token})
+    return await api.get(AUTH + "/me", headers=auth_header(token))
 
 
 async def _login(api, email: str, password: str = PASSWORD):
     return await api.post(AUTH + "/login", json={"email": email, "password": password})
-
-
-def _refused(r, message: str) -> None:
-    assert r.status_code == 401, r.text
-    assert r.json() == {"success": False, "message": message}
 
 
 async def _create(admin_cli, email: str, first: str = "Ann", last: str = "Lee", password: str = PASSWORD):
@@ -111,11 +105,11 @@ async def test_ban_takes_effect_on_the_next_request(api, admin_cli, make_user):
     banned = _json(await admin_cli("users", "ban", ann.email, "--json"))
     assert banned["isBlocked"] is True
 
-    _refused(await _me(api, ann.token), "Account blocked")
-    _refused(await _login(api, ann.email), "Account blocked")
+    assert_error(await _me(api, ann.token), 401, "Account blocked")
+    assert_error(await _login(api, ann.email), 401, "Account blocked")
 
     assert _json(await admin_cli("users", "unban", ann.id, "--json"))["isBlocked"] is False
-    _refused(await _me(api, ann.token), "Session ended, please login again")  # the ban ended it
+    assert_error(await _me(api, ann.token), 401, "Session ended, please login again")  # the ban ended it
     assert (await _login(api, ann.email)).status_code == 200
 
 
@@ -125,12 +119,12 @@ async def test_deactivate_takes_effect_on_the_next_request(api, admin_cli, make_
     out = _ok(await admin_cli("users", "deactivate", ann.id))
     assert out.strip() == f"deactivated {ann.email}"
 
-    _refused(await _me(api, ann.token), "Account deactivated")
-    _refused(await _login(api, ann.email), "Account deactivated")
+    assert_error(await _me(api, ann.token), 401, "Account deactivated")
+    assert_error(await _login(api, ann.email), 401, "Account deactivated")
     assert (await _me(api, bob.token)).status_code == 200  # nobody else affected
 
     assert _json(await admin_cli("users", "activate", ann.email, "--json"))["isActive"] is True
-    _refused(await _me(api, ann.token), "Session ended, please login again")
+    assert_error(await _me(api, ann.token), 401, "Session ended, please login again")
     assert (await _login(api, ann.email)).status_code == 200
 
 
@@ -142,8 +136,8 @@ async def test_set_password_ends_every_session(api, admin_cli, make_user):
     assert updated["passwordChangedAt"] is not None
 
     for token in (ann.token, second):
-        _refused(await _me(api, token), "Password changed, please login again")
-    _refused(await _login(api, ann.email, PASSWORD), "Incorrect email or password")
+        assert_error(await _me(api, token), 401, "Password changed, please login again")
+    assert_error(await _login(api, ann.email, PASSWORD), 401, "Incorrect email or password")
     assert (await _login(api, ann.email, "set by admin")).status_code == 200
 
     # From standard input too.
@@ -160,7 +154,7 @@ async def test_logout_ends_every_session_but_not_the_account(api, admin_cli, mak
     assert result["sessionsEnded"] == 2 and result["_id"] == ann.id
 
     for token in (ann.token, second):
-        _refused(await _me(api, token), "Session ended, please login again")
+        assert_error(await _me(api, token), 401, "Session ended, please login again")
     assert (await _me(api, bob.token)).status_code == 200
     assert _json(await admin_cli("users", "show", ann.id, "--json"))["sessions"] == []
 
@@ -204,9 +198,9 @@ def test_unusable_mongo_url_is_one_line(tmp_path):
                                       "users", "list"])
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: invalid MongoDB URL"), result.stderr
-    assert "mongodb://" in lines[0]  # says what a URL should look like
+    line = one_error_line(result.stderr)
+    assert line.startswith("error: invalid MongoDB URL"), result.stderr
+    assert "mongodb://" in line  # says what a URL should look like
 
 
 def test_admin_with_a_mongo_url_writes_no_secret(tmp_path, settings):

@@ -10,30 +10,20 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from bson import ObjectId
 
 from chatkit.server.runner import start_server
-from conftest import PASSWORD, TEST_SECRET
-
-AUTH = "/api/v1/users/auth"
-
-
-def _parse_time(text: str) -> datetime:
-    assert text.endswith("Z") and len(text) == len("2024-05-01T12:00:00.123Z"), text
-    return datetime.fromisoformat(text[:-1] + "+00:00")
+from tests.helpers.accounts import auth_header, sign_token, token_claims
+from tests.helpers.constants import AUTH, PASSWORD, parse_iso_ms
+from tests.helpers.failures import assert_error
 
 
 async def _me(api, token: str):
-    return await api.get(AUTH + "/me", headers={"Authorization": token})
-
-
-def _assert_refused(r, message: str) -> None:
-    assert r.status_code == 401, r.text
-    assert r.json() == {"success": False, "message": message}
+    return await api.get(AUTH + "/me", headers=auth_header(token))
 
 
 async def _login(api, email: str, password: str = PASSWORD, **extra):
@@ -57,9 +47,9 @@ async def test_register_login_me_round_trip(api):
     assert user["email"] == email.lower()
     assert user["isActive"] is True and user["isBlocked"] is False and user["blockedUsers"] == []
     assert "password" not in user
-    expires = _parse_time(user["tokenExpDate"])
-    assert timedelta(days=29) < expires - datetime.now(timezone.utc) <= timedelta(days=30)
-    _parse_time(user["createdAt"])
+    expires = parse_iso_ms(user["tokenExpDate"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+    parse_iso_ms(user["createdAt"])
 
     # The token is the JWT the original apps expect.
     header = jwt.get_unverified_header(user["token"])
@@ -85,16 +75,16 @@ async def test_register_login_me_round_trip(api):
 
 
 async def test_me_without_token_is_refused(api):
-    _assert_refused(await api.get(AUTH + "/me"), "Authentication required")
-    _assert_refused(await _me(api, ""), "Authentication required")
+    assert_error(await api.get(AUTH + "/me"), 401, "Authentication required")
+    assert_error(await _me(api, ""), 401, "Authentication required")
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(api, make_user):
     ann = await make_user("Ann")
     wrong_password = await _login(api, ann.email, "not the password")
     unknown_email = await _login(api, "nobody." + ann.email)
-    _assert_refused(wrong_password, "Incorrect email or password")
-    _assert_refused(unknown_email, "Incorrect email or password")
+    assert_error(wrong_password, 401, "Incorrect email or password")
+    assert_error(unknown_email, 401, "Incorrect email or password")
 
 
 async def test_duplicate_email_is_a_conflict(api, make_user, db):
@@ -102,8 +92,7 @@ async def test_duplicate_email_is_a_conflict(api, make_user, db):
     r = await api.post(AUTH + "/register", json={
         "firstName": "Other", "lastName": "Person", "email": ann.email.upper(), "password": PASSWORD,
     })
-    assert r.status_code == 409, r.text
-    assert r.json() == {"success": False, "message": "Email is already registered"}
+    assert_error(r, 409, "Email is already registered")
     assert await db.users.count_documents({}) == 1
     # The first account is untouched: its password still works.
     assert (await _login(api, ann.email)).status_code == 200
@@ -121,7 +110,9 @@ async def test_concurrent_registration_creates_exactly_one_user(api, db):
     replies = await asyncio.gather(*(attempt(i, a) for i, a in enumerate(variants)))
     statuses = sorted(r.status_code for r in replies)
     assert statuses == [201] + [409] * (len(variants) - 1), [r.text for r in replies]
-    assert all(r.json()["success"] is False for r in replies if r.status_code == 409)
+    for r in replies:
+        if r.status_code == 409:
+            assert_error(r, 409)
     assert await db.users.count_documents({}) == 1
     winner = next(r.json()["data"] for r in replies if r.status_code == 201)
     assert (await _me(api, winner["token"])).status_code == 200
@@ -138,16 +129,16 @@ async def test_two_devices_log_out_of_one_keeps_the_other(api, make_user, db):
     for token in (ann.token, phone, laptop):
         assert (await _me(api, token)).status_code == 200
 
-    r = await api.post(AUTH + "/log-out", headers={"Authorization": "Bearer " + phone})
+    r = await api.post(AUTH + "/log-out", headers=auth_header("Bearer " + phone))
     assert r.status_code == 200, r.text
     assert r.json()["success"] is True
 
-    _assert_refused(await _me(api, phone), "Session ended, please login again")
+    assert_error(await _me(api, phone), 401, "Session ended, please login again")
     assert (await _me(api, laptop)).status_code == 200
     assert (await _me(api, ann.token)).status_code == 200
     # Logging out again with the dead token is refused, not a second success.
-    _assert_refused(await api.post(AUTH + "/log-out", headers={"Authorization": phone}),
-                    "Session ended, please login again")
+    assert_error(await api.post(AUTH + "/log-out", headers=auth_header(phone)), 401,
+                 "Session ended, please login again")
 
     # The phone's push token went with its session; the laptop's stays.
     push_tokens = {s.get("notificationToken") async for s in db.sessions.find({"revokedAt": None})}
@@ -169,7 +160,7 @@ async def test_push_token_belongs_to_the_newest_login_on_that_device(api, make_u
 
 
 async def _change(api, token: str, current: str, new: str):
-    return await api.patch(AUTH + "/change-password", headers={"Authorization": token},
+    return await api.patch(AUTH + "/change-password", headers=auth_header(token),
                            json={"currentPassword": current, "newPassword": new})
 
 
@@ -186,11 +177,11 @@ async def test_change_password_ends_every_old_token_and_returns_a_working_one(ap
     assert new_token not in (ann.token, other_device)
 
     for old in (ann.token, other_device):
-        _assert_refused(await _me(api, old), "Password changed, please login again")
+        assert_error(await _me(api, old), 401, "Password changed, please login again")
     me = await _me(api, new_token)
     assert me.status_code == 200 and me.json()["data"]["_id"] == ann.id
 
-    _assert_refused(await _login(api, ann.email, PASSWORD), "Incorrect email or password")
+    assert_error(await _login(api, ann.email, PASSWORD), 401, "Incorrect email or password")
     assert (await _login(api, ann.email, "a brand new secret")).status_code == 200
 
 
@@ -203,9 +194,7 @@ async def test_change_password_refusals_change_nothing(api, make_user):
         (PASSWORD, "x" * 73, 400, "newPassword must be at most 72 bytes"),
     ]
     for current, new, status, message in cases:
-        r = await _change(api, ann.token, current, new)
-        assert r.status_code == status, r.text
-        assert r.json() == {"success": False, "message": message}
+        assert_error(await _change(api, ann.token, current, new), status, message)
         # Still logged in with the same token, still the same password.
         assert (await _me(api, ann.token)).status_code == 200
     assert (await _login(api, ann.email, PASSWORD)).status_code == 200
@@ -213,26 +202,21 @@ async def test_change_password_refusals_change_nothing(api, make_user):
 
 async def test_change_password_needs_a_valid_token(api, make_user):
     ann = await make_user("Ann")
-    _assert_refused(await api.patch(AUTH + "/change-password",
-                                    json={"currentPassword": PASSWORD, "newPassword": "whatever123"}),
-                    "Authentication required")
+    assert_error(await api.patch(AUTH + "/change-password",
+                                 json={"currentPassword": PASSWORD, "newPassword": "whatever123"}),
+                 401, "Authentication required")
     await api.post(AUTH + "/log-out", headers=ann.headers)
-    _assert_refused(await _change(api, ann.token, PASSWORD, "whatever123"),
-                    "Session ended, please login again")
+    assert_error(await _change(api, ann.token, PASSWORD, "whatever123"), 401,
+                 "Session ended, please login again")
     assert (await _login(api, ann.email, PASSWORD)).status_code == 200
 
 
 # --- tokens that must be refused --------------------------------------------------------
 
 
-def _claims(user_id: str, **overrides) -> dict:
-    now = int(time.time())
-    return {"userId": user_id, "role": "user", "iat": now, "exp": now + 3600, **overrides}
-
-
 def _unsigned(claims: dict) -> str:
     """A token with ``alg: none`` and no signature, as an attacker would craft it."""
-    return jwt.encode(claims, None, algorithm="none")
+    return sign_token(claims, secret=None, algorithm="none")
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the HS512 case
@@ -243,39 +227,31 @@ async def test_forged_and_expired_tokens_are_refused(api, make_user):
     cases = {
         "alg none": (_unsigned(real_claims), "Invalid token"),
         "alg none, no dot": (_unsigned(real_claims).rstrip("."), "Invalid token"),
-        "other secret": (jwt.encode(real_claims, "some-other-secret-" + "y" * 32, algorithm="HS256"),
-                         "Invalid token"),
-        "HS512 with our secret": (jwt.encode(real_claims, TEST_SECRET, algorithm="HS512"), "Invalid token"),
-        "expired": (jwt.encode(_claims(ann.id, iat=now - 7200, exp=now - 60), TEST_SECRET, algorithm="HS256"),
+        "other secret": (sign_token(real_claims, "some-other-secret-" + "y" * 32), "Invalid token"),
+        "HS512 with our secret": (sign_token(real_claims, algorithm="HS512"), "Invalid token"),
+        "expired": (sign_token(token_claims(ann.id, iat=now - 7200, exp=now - 60)),
                     "Session expired, please login again"),
-        "no exp": (jwt.encode({"userId": ann.id, "role": "user", "iat": now}, TEST_SECRET, algorithm="HS256"),
-                   "Invalid token"),
-        "wrong role": (jwt.encode(_claims(ann.id, role="admin"), TEST_SECRET, algorithm="HS256"),
-                       "Invalid token"),
-        "userId not an ObjectId": (jwt.encode(_claims("not-an-object-id"), TEST_SECRET, algorithm="HS256"),
-                                   "Invalid token"),
-        "userId a number": (jwt.encode(_claims(12345), TEST_SECRET, algorithm="HS256"), "Invalid token"),
-        "userId of nobody": (jwt.encode(_claims(str(ObjectId())), TEST_SECRET, algorithm="HS256"),
-                             "Account not found"),
+        "no exp": (sign_token({"userId": ann.id, "role": "user", "iat": now}), "Invalid token"),
+        "wrong role": (sign_token(token_claims(ann.id, role="admin")), "Invalid token"),
+        "userId not an ObjectId": (sign_token(token_claims("not-an-object-id")), "Invalid token"),
+        "userId a number": (sign_token(token_claims(12345)), "Invalid token"),
+        "userId of nobody": (sign_token(token_claims(str(ObjectId()))), "Account not found"),
         # Signed with the right secret but never issued by a login: no session behind it.
-        "no session": (jwt.encode(_claims(ann.id), TEST_SECRET, algorithm="HS256"),
-                       "Session expired, please login again"),
+        "no session": (sign_token(token_claims(ann.id)), "Session expired, please login again"),
         "garbage": ("garbage", "Invalid token"),
         "tampered": (ann.token[:-4] + ("AAAA" if not ann.token.endswith("AAAA") else "BBBB"), "Invalid token"),
         "huge": ("a" * 6000, "Invalid token"),
         "bearer only": ("Bearer", "Invalid token"),
     }
     for label, (token, message) in cases.items():
-        r = await _me(api, token)
-        assert r.status_code == 401, (label, r.text)
-        assert r.json() == {"success": False, "message": message}, label
+        assert_error(await _me(api, token), 401, message, label=label)
     # None of that disturbed the real session.
     assert (await _me(api, ann.token)).status_code == 200
 
 
 async def test_authorization_header_that_is_not_text_is_refused(api):
     r = await api.get(AUTH + "/me", headers={"Authorization": b"\xff\xfe\xfd"})
-    _assert_refused(r, "Invalid token")
+    assert_error(r, 401, "Invalid token")
 
 
 # --- closed registration ----------------------------------------------------------------
@@ -291,9 +267,7 @@ async def test_closed_registration_refuses_sign_up_but_keeps_login(settings, adm
             r = await api.post(AUTH + "/register", json={
                 "firstName": "Ann", "lastName": "Lee", "email": "ann@example.com", "password": PASSWORD,
             })
-            assert r.status_code == 403, r.text
-            assert r.json() == {"success": False,
-                                "message": "Registration is closed; ask an administrator for an account"}
+            assert_error(r, 403, "Registration is closed; ask an administrator for an account")
             assert await server.services.storage.db.users.count_documents({}) == 0
 
             made = await admin_cli("users", "create", "--email", "ann@example.com", "--first-name", "Ann",
@@ -315,10 +289,7 @@ async def test_closed_registration_refuses_sign_up_but_keeps_login(settings, adm
     ("DELETE", AUTH + "/me", 405),
 ])
 async def test_unknown_routes_answer_in_the_envelope(api, method, path, status):
-    r = await api.request(method, path)
-    assert r.status_code == status
-    body = r.json()
-    assert body["success"] is False and body["message"]
+    assert_error(await api.request(method, path), status)
 
 
 async def test_healthz(api):
@@ -332,23 +303,22 @@ async def test_password_guessing_is_throttled_per_account(api, make_user):
     ann = await make_user("Ann")
     bob = await make_user("Bob")
     for _ in range(10):
-        r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": "guess1234"})
+        r = await api.post(AUTH + "/login", json={"email": ann.email, "password": "guess1234"})
         assert r.status_code == 401
     # Locked: even the right password is refused for now, with a clear 429.
-    r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": ann.password})
-    assert r.status_code == 429
-    assert r.json()["success"] is False and "try again" in r.json()["message"]
+    r = await api.post(AUTH + "/login", json={"email": ann.email, "password": ann.password})
+    assert "try again" in assert_error(r, 429)
     # Other accounts are not affected, and Ann's open sessions keep working.
-    r = await api.post("/api/v1/users/auth/login", json={"email": bob.email, "password": bob.password})
+    r = await api.post(AUTH + "/login", json={"email": bob.email, "password": bob.password})
     assert r.status_code == 200
-    assert (await api.get("/api/v1/users/auth/me", headers=ann.headers)).status_code == 200
+    assert (await api.get(AUTH + "/me", headers=ann.headers)).status_code == 200
 
 
 async def test_a_successful_login_clears_earlier_failures(api, make_user):
     ann = await make_user("Ann")
     for _ in range(2):
         for _ in range(9):
-            r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": "guess1234"})
+            r = await api.post(AUTH + "/login", json={"email": ann.email, "password": "guess1234"})
             assert r.status_code == 401
-        r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": ann.password})
+        r = await api.post(AUTH + "/login", json={"email": ann.email, "password": ann.password})
         assert r.status_code == 200

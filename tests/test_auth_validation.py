@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
+from tests.helpers.accounts import auth_header
+from tests.helpers.constants import AUTH, PASSWORD
+from tests.helpers.failures import assert_error
 
-AUTH = "/api/v1/users/auth"
 MB = 1024 * 1024
 BIG = "x" * MB
 
@@ -93,10 +94,7 @@ async def _send(api, method: str, path: str, body: Any, headers: dict | None = N
 
 async def _check_cases(api, method: str, path: str, cases: list[Case], headers: dict | None = None) -> None:
     for label, body, status, message in cases:
-        r = await _send(api, method, path, body, headers)
-        assert r.status_code == status, (label, r.status_code, r.text[:200])
-        assert r.headers["Content-Type"].startswith("application/json"), label
-        assert r.json() == {"success": False, "message": message}, label
+        assert_error(await _send(api, method, path, body, headers), status, message, label=label)
 
 
 def _no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -120,16 +118,14 @@ async def test_chunked_body_over_the_limit_is_refused(api, db):
             yield b" " * MB
 
     r = await api.post(AUTH + "/register", content=chunks(), headers={"Content-Type": "application/json"})
-    assert r.status_code == 413
-    assert r.json() == {"success": False, "message": "Request body too large"}
+    assert_error(r, 413, "Request body too large")
     assert await db.users.count_documents({}) == 0
 
 
 async def test_large_but_allowed_body_is_read_whole(api, db):
     """A 1.5 MB body arrives in many chunks; it must be parsed whole, not cut at the first."""
     r = await api.post(AUTH + "/register", json={**GOOD_REGISTER, "firstName": "x" * (3 * MB // 2)})
-    assert r.status_code == 400
-    assert r.json()["message"] == "firstName must be at most 100 characters"
+    assert_error(r, 400, "firstName must be at most 100 characters")
 
 
 async def test_login_rejects_bad_input(api, make_user, db, caplog):
@@ -182,9 +178,7 @@ async def test_change_password_rejects_bad_input_and_changes_nothing(api, make_u
 
 async def test_token_problems_win_over_body_problems(api):
     """Without a valid token the body is not even looked at: 401, not 400."""
-    r = await api.patch(AUTH + "/change-password", content=b"{broken", headers={"Authorization": "nope"})
-    assert r.status_code == 401
-    assert r.json() == {"success": False, "message": "Invalid token"}
-    r = await api.post(AUTH + "/log-out", headers={"Authorization": "Bearer " + "a.b.c"})
-    assert r.status_code == 401
-    assert r.json() == {"success": False, "message": "Invalid token"}
+    r = await api.patch(AUTH + "/change-password", content=b"{broken", headers=auth_header("nope"))
+    assert_error(r, 401, "Invalid token")
+    r = await api.post(AUTH + "/log-out", headers=auth_header("Bearer " + "a.b.c"))
+    assert_error(r, 401, "Invalid token")

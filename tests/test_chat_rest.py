@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from chatapi import (UNKNOWN_ID, assert_error, chats_data, get_chat, get_ok, list_chats, messages,
-                     messages_page)
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
-def _parse(s: str) -> datetime:
-    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+from tests.helpers.accounts import auth_header
+from tests.helpers.constants import UNKNOWN_ID, iso_ms, parse_iso_ms
+from tests.helpers.failures import assert_error
+from tests.helpers.rest import (
+    chats_data,
+    get_chat,
+    get_ok,
+    list_chats,
+    messages,
+    messages_page,
+)
 
 
 async def test_listing_shape(api, make_user, sockets):
@@ -135,11 +136,8 @@ async def test_get_one_chat(api, make_user, sockets):
     assert_error(await api.get(f"/api/v1/chats/{chat_id}"), 401)
 
 
-async def test_messages_page_newest_first_with_is_my_msg_and_pagination(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_messages_page_newest_first_with_is_my_msg_and_pagination(api, pair):
+    ann, bob, a, b = pair
     chat_id = (await a.send("c0", other_user_id=bob.id))["chat"]
     for i in range(1, 7):
         await (b if i % 2 else a).send(f"c{i}", chat_id=chat_id)
@@ -180,9 +178,9 @@ async def test_messages_between_dates(api, make_user, sockets):
         await asyncio.sleep(0.02)
         sent.append(await a.send(f"d{i}", other_user_id=bob.id))
     chat_id = sent[0]["chat"]
-    t = [_parse(m["createdAt"]) for m in sent]
-    mid01 = _iso(t[0] + (t[1] - t[0]) / 2)
-    mid12 = _iso(t[1] + (t[2] - t[1]) / 2)
+    t = [parse_iso_ms(m["createdAt"]) for m in sent]
+    mid01 = iso_ms(t[0] + (t[1] - t[0]) / 2)
+    mid12 = iso_ms(t[1] + (t[2] - t[1]) / 2)
 
     async def found(**q):
         return [m["content"] for m in reversed(await messages(api, ann, chat_id, **q))]
@@ -190,11 +188,10 @@ async def test_messages_between_dates(api, make_user, sockets):
     assert await found(startDate=mid01) == ["d1", "d2"]
     assert await found(endDate=mid12) == ["d0", "d1"]
     assert await found(startDate=mid01, endDate=mid12) == ["d1"]
-    future = _iso(datetime.now(timezone.utc) + timedelta(days=1))
+    future = iso_ms(datetime.now(UTC) + timedelta(days=1))
     assert await found(startDate=future) == []
-    r = await api.get(f"/api/v1/chats/{chat_id}/messages", headers=ann.headers,
-                      params={"startDate": "yesterday-ish"})
-    assert_error(r, 400)
+    assert_error(await api.get(f"/api/v1/chats/{chat_id}/messages", headers=ann.headers,
+                               params={"startDate": "yesterday-ish"}), 400)
 
 
 async def test_messages_page_errors(api, make_user, sockets):
@@ -220,11 +217,8 @@ async def test_bad_query_parameters_are_400_not_500(api, make_user, sockets):
     for path in ("/api/v1/chats", f"/api/v1/chats/{chat_id}/messages", "/api/v1/chats/users"):
         for params in ({"page": "abc"}, {"limit": "-1"}, {"page": "0"}, {"limit": "1e9"},
                        {"page": "99999999999999999999999"}):
-            r = await api.get(path, headers=ann.headers, params=params)
-            assert r.status_code == 400, (path, params, r.status_code, r.text)
-            assert_error(r, 400)
-    r = await api.get("/api/v1/chats", headers=ann.headers, params={"noOfMessages": "many"})
-    assert_error(r, 400)
+            assert_error(await api.get(path, headers=ann.headers, params=params), 400, label=(path, params))
+    assert_error(await api.get("/api/v1/chats", headers=ann.headers, params={"noOfMessages": "many"}), 400)
     # odd but harmless search strings are fine
     for s in ("\\", "$where", "{\"$gt\": \"\"}", "x" * 2000):
         r = await api.get("/api/v1/chats", headers=ann.headers, params={"search": s})
@@ -248,7 +242,7 @@ async def test_search_with_a_nul_character_is_not_a_500(api, make_user, sockets)
 async def test_chats_require_authentication(api):
     for path in ("/api/v1/chats", "/api/v1/chats/users"):
         assert_error(await api.get(path), 401)
-        assert_error(await api.get(path, headers={"Authorization": "garbage"}), 401)
+        assert_error(await api.get(path, headers=auth_header("garbage")), 401)
 
 
 async def test_users_directory(api, make_user, sockets, admin):

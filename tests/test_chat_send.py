@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-from chatapi import contents, full_name, messages
-from realtime import assert_failed_ack
-
-ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-OID = re.compile(r"^[0-9a-f]{24}$")
+from tests.helpers.accounts import full_name
+from tests.helpers.constants import ISO_MS, OID, UNKNOWN_ID
+from tests.helpers.failures import assert_failed_ack
+from tests.helpers.rest import contents, messages
 
 
 def _check_message_shape(m: dict) -> None:
@@ -18,11 +15,8 @@ def _check_message_shape(m: dict) -> None:
     assert isinstance(m["isDelivered"], bool) and isinstance(m["isRead"], bool), m
 
 
-async def test_first_message_raises_new_chat_on_each_side_with_the_other_participant(api, make_user, sockets):
-    ann = await make_user("Ann", "Lee")
-    bob = await make_user("Bob", "Ray")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_first_message_raises_new_chat_on_each_side_with_the_other_participant(pair):
+    ann, bob, a, b = pair
 
     ack = await a.emit_ack("new-message", {"content": "hi bob", "otherUserId": bob.id})
     assert ack["success"] is True, ack
@@ -61,11 +55,8 @@ async def test_first_message_raises_new_chat_on_each_side_with_the_other_partici
     await b.no_event("message", within=0)
 
 
-async def test_later_messages_are_message_events_with_receiver_and_is_my_msg(make_user, sockets):
-    ann = await make_user("Ann", "Lee")
-    bob = await make_user("Bob", "Ray")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_later_messages_are_message_events_with_receiver_and_is_my_msg(pair):
+    ann, bob, a, b = pair
     chat_id = (await a.send("one", other_user_id=bob.id))["chat"]
     await a.next("new-chat")
     await b.next("new-chat")
@@ -89,11 +80,8 @@ async def test_later_messages_are_message_events_with_receiver_and_is_my_msg(mak
         assert ev["isMyMsg"] is mine, (peer.label, ev)
 
 
-async def test_other_user_id_reuses_the_existing_chat(make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_other_user_id_reuses_the_existing_chat(pair):
+    ann, bob, a, b = pair
     first = await a.send("one", other_user_id=bob.id)
     await b.next("new-chat")
     second = await a.send("two", other_user_id=bob.id)
@@ -164,22 +152,16 @@ async def test_every_tab_of_both_users_gets_the_message(make_user, sockets):
         assert ev["content"] == "second" and ev["isMyMsg"] is mine
 
 
-async def test_message_is_stored_before_it_is_announced(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_message_is_stored_before_it_is_announced(api, pair):
+    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
     await a.emit("new-message", {"content": "stored first", "otherUserId": bob.id})
     ev = await b.next("new-chat")
     # the moment Bob hears of it, it is readable over REST
     assert await contents(api, bob, ev["_id"]) == ["stored first"]
 
 
-async def test_content_of_4096_characters_and_unicode_are_kept_exactly(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_content_of_4096_characters_and_unicode_are_kept_exactly(api, pair):
+    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
     long_text = ("0123456789abcdef" * 256)[:4096]
     uni = "h\u00e9llo \U0001F600 \u4f60\u597d \"quoted\" <b>not html</b> $where"
     chat_id = (await a.send(long_text, other_user_id=bob.id))["chat"]
@@ -196,7 +178,7 @@ async def test_sending_to_myself_or_an_unknown_user_is_refused(api, make_user, s
     a = await sockets.connect(ann)
     assert_failed_ack(await a.emit_ack("new-message", {"content": "me", "otherUserId": ann.id}))
     await a.next("error")
-    assert_failed_ack(await a.emit_ack("new-message", {"content": "ghost", "otherUserId": "0123456789abcdef01234567"}))
+    assert_failed_ack(await a.emit_ack("new-message", {"content": "ghost", "otherUserId": UNKNOWN_ID}))
     await a.next("error")
     r = await api.get("/api/v1/chats", headers=ann.headers)
     assert r.json()["data"] == []
@@ -211,11 +193,8 @@ async def test_sending_to_a_deactivated_user_is_refused(api, make_user, sockets,
     assert (await api.get("/api/v1/chats", headers=ann.headers)).json()["data"] == []
 
 
-async def test_my_own_messages_are_marked_is_my_msg_in_rest_pages(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_my_own_messages_are_marked_is_my_msg_in_rest_pages(api, pair):
+    ann, bob, a, b = pair
     chat_id = (await a.send("from ann", other_user_id=bob.id))["chat"]
     await b.send("from bob", chat_id=chat_id)
     ann_view = {m["content"]: m["isMyMsg"] for m in await messages(api, ann, chat_id)}

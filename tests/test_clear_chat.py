@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from chatapi import UNKNOWN_ID, assert_error, chat_entry, chats_data, clear, clear_ok, contents
+from tests.helpers.constants import UNKNOWN_ID
+from tests.helpers.failures import assert_error, assert_failed_ack
+from tests.helpers.rest import chat_entry, chats_data, clear, clear_ok, contents
 
 
-async def _chat(api, make_user, sockets, n: int = 2):
-    ann = await make_user("Ann", "Lee")
-    bob = await make_user("Bob", "Ray")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = (await a.send("m1", other_user_id=bob.id))["chat"]
-    await a.next("new-chat")
-    await b.next("new-chat")
+async def _chat(pair, n: int = 2) -> str:
+    """A chat of ``n`` messages m1..mn, Ann and Bob taking turns (Ann first); its id."""
+    a, b = pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("m1")
     for i in range(2, n + 1):
         sender = b if i % 2 == 0 else a
         await sender.send(f"m{i}", chat_id=chat_id)
         await a.next("message")
         await b.next("message")
-    return ann, bob, a, b, chat_id
+    return chat_id
 
 
-async def test_first_clear_hides_history_for_me_only(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets)
+async def test_first_clear_hides_history_for_me_only(api, pair):
+    ann, bob = pair.ann, pair.bob
+    chat_id = await _chat(pair)
     await clear_ok(api, ann, chat_id)
 
     assert await chat_entry(api, ann, chat_id) is None  # nothing visible: not listed
@@ -32,8 +31,9 @@ async def test_first_clear_hides_history_for_me_only(api, make_user, sockets):
     assert entry is not None and [m["content"] for m in entry["messages"]] == ["m2", "m1"]
 
 
-async def test_next_message_after_clear_reaches_me_as_new_chat(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets)
+async def test_next_message_after_clear_reaches_me_as_new_chat(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await clear_ok(api, ann, chat_id)
 
     sent = await b.send("m3", chat_id=chat_id)
@@ -59,8 +59,9 @@ async def test_next_message_after_clear_reaches_me_as_new_chat(api, make_user, s
     await a.next("message", match=lambda m: m["content"] == "m4")
 
 
-async def test_my_own_next_message_after_clear_is_a_new_chat_for_me(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets)
+async def test_my_own_next_message_after_clear_is_a_new_chat_for_me(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await clear_ok(api, ann, chat_id)
     await a.send("fresh start", chat_id=chat_id)
     nc = await a.next("new-chat")
@@ -68,8 +69,9 @@ async def test_my_own_next_message_after_clear_is_a_new_chat_for_me(api, make_us
     await b.next("message", match=lambda m: m["content"] == "fresh start")
 
 
-async def test_clearing_again_moves_my_cutoff(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets)
+async def test_clearing_again_moves_my_cutoff(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await clear_ok(api, ann, chat_id)
     await b.send("m3", chat_id=chat_id)
     await a.next("new-chat")
@@ -86,15 +88,15 @@ async def test_clearing_again_moves_my_cutoff(api, make_user, sockets):
     assert await contents(api, ann, chat_id) == ["m4"]
 
 
-async def test_both_cleared_with_nothing_since_deletes_the_chat_for_good(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets)
+async def test_both_cleared_with_nothing_since_deletes_the_chat_for_good(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await clear_ok(api, ann, chat_id)
     await clear_ok(api, bob, chat_id)
 
     for acc in (ann, bob):
         assert await chats_data(api, acc) == []
-        r = await api.get(f"/api/v1/chats/{chat_id}", headers=acc.headers)
-        assert_error(r, 404)
+        assert_error(await api.get(f"/api/v1/chats/{chat_id}", headers=acc.headers), 404)
         assert_error(await api.get(f"/api/v1/chats/{chat_id}/messages", headers=acc.headers), 404)
 
     # writing again starts a brand-new chat, announced to both as new-chat
@@ -107,12 +109,12 @@ async def test_both_cleared_with_nothing_since_deletes_the_chat_for_good(api, ma
     assert await contents(api, ann, sent["chat"]) == ["hello again"]
 
     # the old chat id is gone for sending too
-    ack = await a.emit_ack("new-message", {"content": "old chat", "chatId": chat_id})
-    assert ack["success"] is False
+    assert_failed_ack(await a.emit_ack("new-message", {"content": "old chat", "chatId": chat_id}))
 
 
-async def test_other_cleared_then_new_messages_then_i_clear(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets)
+async def test_other_cleared_then_new_messages_then_i_clear(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await _chat(pair)
     await clear_ok(api, ann, chat_id)          # Ann: clearedBy=Ann
     await b.send("m3", chat_id=chat_id)        # written after Ann's clear
     await a.next("new-chat")
@@ -136,8 +138,9 @@ async def test_other_cleared_then_new_messages_then_i_clear(api, make_user, sock
     assert await contents(api, ann, chat_id) == ["m3", "m4"]
 
 
-async def test_clear_errors(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(api, make_user, sockets, n=1)
+async def test_clear_errors(api, make_user, pair):
+    ann, bob = pair.ann, pair.bob
+    chat_id = await _chat(pair, n=1)
     cat = await make_user("Cat")
     assert_error(await clear(api, cat, chat_id), 403)
     assert_error(await clear(api, ann, UNKNOWN_ID), 404)

@@ -1,18 +1,22 @@
 """A database written by the original backend works once chatkit starts on it."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import socketio
 from bson import ObjectId
 
+from chatkit.protocol import Sentence
 from chatkit.server.runner import start_server
+from tests.helpers.accounts import auth_header, sign_token, token_claims
+from tests.helpers.constants import AUTH
+from tests.helpers.failures import assert_error
 
 
 async def test_original_backend_chats_are_listed_and_duplicates_merged(settings, api, server, make_user):
     ann, bob = await make_user("Ann"), await make_user("Bob")
     db = server.services.storage.db
     a, b = ObjectId(ann.id), ObjectId(bob.id)
-    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     # The original: no pairKey, no lastMessageAt, messages without receiver, and a duplicate chat.
     first = (await db.chats.insert_one({"participants": [a, b], "createdAt": t0, "updatedAt": t0})).inserted_id
     dup = (await db.chats.insert_one({"participants": [b, a], "createdAt": t0 + timedelta(seconds=1),
@@ -53,19 +57,13 @@ async def test_original_backend_chats_are_listed_and_duplicates_merged(settings,
 
 async def test_a_token_issued_by_the_original_backend_keeps_working(settings, api, server, make_user):
     """Same JWT secret, token stored on the user as the original did: nobody is logged out."""
-    import time
-
-    import jwt
-
     ann = await make_user("Ann")
     db = server.services.storage.db
-    now = int(time.time())
-    legacy = jwt.encode({"userId": ann.id, "role": "user", "iat": now, "exp": now + 3600},
-                        settings.jwt_secret, algorithm="HS256")
+    legacy = sign_token(token_claims(ann.id), settings.jwt_secret)
     await db.users.update_one({"_id": ObjectId(ann.id)},
                               {"$set": {"token": legacy, "notificationToken": "device-1"}})
 
-    r = await api.get("/api/v1/users/auth/me", headers={"Authorization": legacy})
+    r = await api.get(AUTH + "/me", headers=auth_header(legacy))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["_id"] == ann.id
     user = await db.users.find_one({"_id": ObjectId(ann.id)})
@@ -74,20 +72,12 @@ async def test_a_token_issued_by_the_original_backend_keeps_working(settings, ap
     assert session is not None
 
     # From now on it is an ordinary session: logging out ends it.
-    assert (await api.post("/api/v1/users/auth/log-out", headers={"Authorization": legacy})).status_code == 200
-    r = await api.get("/api/v1/users/auth/me", headers={"Authorization": legacy})
+    assert (await api.post(AUTH + "/log-out", headers=auth_header(legacy))).status_code == 200
+    r = await api.get(AUTH + "/me", headers=auth_header(legacy))
     assert r.status_code == 401
 
 
 async def test_a_token_the_original_did_not_keep_is_refused(settings, api, server, make_user):
-    import time
-
-    import jwt
-
     ann = await make_user("Ann")
-    now = int(time.time())
-    stale = jwt.encode({"userId": ann.id, "role": "user", "iat": now, "exp": now + 3600},
-                       settings.jwt_secret, algorithm="HS256")
-    r = await api.get("/api/v1/users/auth/me", headers={"Authorization": stale})
-    assert r.status_code == 401
-    assert r.json() == {"success": False, "message": "Session expired, please login again"}
+    stale = sign_token(token_claims(ann.id), settings.jwt_secret)
+    assert_error(await api.get(AUTH + "/me", headers=auth_header(stale)), 401, Sentence.SESSION_EXPIRED)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from chatapi import chats_data, messages_page
+from tests.helpers.rest import chats_data, messages_page
 
 
-async def test_concurrent_first_messages_from_both_sides_make_one_chat(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_concurrent_first_messages_from_both_sides_make_one_chat(api, sockets, pair):
+    ann, bob, a, b = pair
     a2 = await sockets.connect(ann)
     b2 = await sockets.connect(bob)
     senders = [(a, bob.id), (b, ann.id), (a2, bob.id), (b2, ann.id)]
@@ -77,11 +74,8 @@ async def test_burst_from_two_tabs_keeps_each_tabs_order(make_user, sockets):
     assert [c for c in got if c[0] == "y"] == [f"y{i:02d}" for i in range(50)]
 
 
-async def test_client_id_retry_is_stored_once(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_client_id_retry_is_stored_once(api, pair):
+    ann, bob, a, b = pair
     payload = {"content": "exactly once", "otherUserId": bob.id, "clientId": "c-1"}
     first = await a.emit_ack("new-message", payload)
     second = await a.emit_ack("new-message", payload)
@@ -114,11 +108,8 @@ async def test_client_id_retry_in_an_existing_chat_and_from_another_tab(api, mak
     assert body["pagination"]["totalResults"] == 2
 
 
-async def test_same_client_id_from_different_senders_are_different_messages(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_same_client_id_from_different_senders_are_different_messages(api, pair):
+    ann, bob, a, b = pair
     m1 = await a.send("from ann", other_user_id=bob.id, clientId="same")
     m2 = await b.send("from bob", other_user_id=ann.id, clientId="same")
     assert m1["_id"] != m2["_id"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from chatapi import get_ok, wait_until
+import asyncio
+
+from tests.helpers.rest import get_ok
+from tests.helpers.waiting import wait_until
 
 
 async def _is_online(api, viewer, user_id: str) -> bool | None:
@@ -13,29 +16,20 @@ async def _is_online(api, viewer, user_id: str) -> bool | None:
     return None
 
 
-async def test_online_users_lists_ids_of_connected_users(make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    await sockets.connect(bob)
+async def test_online_users_lists_ids_of_connected_users(pair):
+    ann, bob, a = pair.ann, pair.bob, pair.ann_socket
     ids = await a.next("online-users", match=lambda ids: bob.id in ids)
     assert isinstance(ids, list) and all(isinstance(i, str) and len(i) == 24 for i in ids)
     assert ann.id in ids
 
 
-async def test_newcomer_learns_who_is_already_online(make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_newcomer_learns_who_is_already_online(pair):
+    ann, bob, b = pair.ann, pair.bob, pair.bob_socket
     await b.next("online-users", match=lambda ids: ann.id in ids and bob.id in ids)
 
 
-async def test_user_goes_offline_when_the_socket_closes(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_user_goes_offline_when_the_socket_closes(api, pair):
+    ann, bob, a, b = pair
     await a.next("online-users", match=lambda ids: bob.id in ids)
     assert await _is_online(api, ann, bob.id) is True
     await b.close()
@@ -43,11 +37,8 @@ async def test_user_goes_offline_when_the_socket_closes(api, make_user, sockets)
     assert await _is_online(api, ann, bob.id) is False
 
 
-async def test_two_tabs_stay_online_until_both_close(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    tab1 = await sockets.connect(bob)
+async def test_two_tabs_stay_online_until_both_close(api, sockets, pair):
+    ann, bob, a, tab1 = pair
     tab2 = await sockets.connect(bob)
     await a.next("online-users", match=lambda ids: bob.id in ids)
     a.drain("online-users")
@@ -65,11 +56,8 @@ async def test_two_tabs_stay_online_until_both_close(api, make_user, sockets):
     assert await _is_online(api, ann, bob.id) is False
 
 
-async def test_is_online_in_chat_listing(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
+async def test_is_online_in_chat_listing(api, pair):
+    ann, bob, a, b = pair
     await a.send("hi", other_user_id=bob.id)
 
     async def bob_online_in_listing(expected: bool):
@@ -85,7 +73,6 @@ async def test_connect_burst_does_not_flood_online_users(make_user, sockets):
     # Coalescing: 6 users connecting at once must not send each one an event per connect
     # (N^2 in the original). Counted generously: at most N events per user over the burst.
     users = [await make_user(f"U{i}") for i in range(6)]
-    import asyncio
     peers = await asyncio.gather(*(sockets.connect(u) for u in users))
     ids = {u.id for u in users}
     for p in peers:

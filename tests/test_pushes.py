@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from chatapi import pushes_for, wait_pushes
+from tests.helpers.rest import pushes_for, wait_pushes
 
 
 async def test_offline_recipient_gets_a_push_per_message(db, make_user, sockets):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-from chatapi import list_chats, messages, messages_page, wait_until
-
-ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+from tests.helpers.constants import ISO_MS
+from tests.helpers.rest import list_chats, messages, messages_page
+from tests.helpers.waiting import wait_until
 
 
 async def _ticks(api, sender, chat_id) -> dict[str, tuple[bool, bool]]:
@@ -15,19 +13,9 @@ async def _ticks(api, sender, chat_id) -> dict[str, tuple[bool, bool]]:
             for m in await messages(api, sender, chat_id) if m["isMyMsg"]}
 
 
-async def _start_chat(a, b, other_id: str) -> str:
-    chat_id = (await a.send("hello", other_user_id=other_id))["chat"]
-    await b.next("new-chat")
-    await a.next("new-chat")
-    return chat_id
-
-
-async def test_recipient_viewing_the_chat_gets_it_delivered_and_read(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+async def test_recipient_viewing_the_chat_gets_it_delivered_and_read(api, pair):
+    ann, a, b = pair.ann, pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("hello")
     await b.emit("join-chat", {"chatId": chat_id})
     await a.next("messages-seen", match=lambda e: e["chatId"] == chat_id)  # join read "hello"
 
@@ -40,12 +28,9 @@ async def test_recipient_viewing_the_chat_gets_it_delivered_and_read(api, make_u
     assert (await _ticks(api, ann, chat_id))["while you look"] == (True, True)
 
 
-async def test_recipient_online_not_viewing_gets_it_delivered_not_read(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+async def test_recipient_online_not_viewing_gets_it_delivered_not_read(api, pair):
+    ann, a = pair.ann, pair.ann_socket
+    chat_id = await pair.start_chat("hello")
     a.drain("message-delivered")
 
     sent = await a.send("are you there", chat_id=chat_id)
@@ -56,11 +41,8 @@ async def test_recipient_online_not_viewing_gets_it_delivered_not_read(api, make
     assert (await _ticks(api, ann, chat_id))["are you there"] == (True, False)
 
 
-async def test_first_message_to_an_online_recipient_is_delivered(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    await sockets.connect(bob)
+async def test_first_message_to_an_online_recipient_is_delivered(pair):
+    bob, a = pair.bob, pair.ann_socket
     sent = await a.send("hi", other_user_id=bob.id)
     d = await a.next("message-delivered")
     assert d["messageId"] == sent["_id"] and d["chatId"] == sent["chat"]
@@ -92,24 +74,18 @@ async def test_offline_recipient_then_one_delivered_event_per_chat_on_connect(ap
     assert set((await _ticks(api, cat, c_msgs[0]["chat"])).values()) == {(True, False)}
 
 
-async def test_offline_recipient_connecting_with_nothing_pending_sends_no_receipts(make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    await _start_chat(a, b, bob.id)
+async def test_offline_recipient_connecting_with_nothing_pending_sends_no_receipts(sockets, pair):
+    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
+    await pair.start_chat("hello")
     a.drain("message-delivered")
     await b.close()
     await sockets.connect(bob)
     await a.no_event("message-delivered")
 
 
-async def test_join_chat_marks_read_and_tells_the_sender(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+async def test_join_chat_marks_read_and_tells_the_sender(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await pair.start_chat("hello")
     await a.send("m2", chat_id=chat_id)
     await a.no_event("messages-seen")
     entry = (await list_chats(api, bob))["data"][0]
@@ -122,12 +98,9 @@ async def test_join_chat_marks_read_and_tells_the_sender(api, make_user, sockets
     assert (await list_chats(api, bob))["data"][0]["unreadMessagesCount"] == 0
 
 
-async def test_leave_chat_stops_the_automatic_read(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+async def test_leave_chat_stops_the_automatic_read(api, pair):
+    ann, a, b = pair.ann, pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("hello")
     await b.emit("join-chat", {"chatId": chat_id})
     await a.next("messages-seen")
     await b.emit("leave-chat", {"chatId": chat_id})
@@ -140,12 +113,9 @@ async def test_leave_chat_stops_the_automatic_read(api, make_user, sockets):
     assert (await _ticks(api, ann, chat_id))["after leave"] == (True, False)
 
 
-async def test_closing_the_last_socket_leaves_viewed_chats(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+async def test_closing_the_last_socket_leaves_viewed_chats(api, pair):
+    ann, a, b = pair.ann, pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("hello")
     await b.emit("join-chat", {"chatId": chat_id})
     await a.next("messages-seen")
     await b.close()
@@ -154,13 +124,10 @@ async def test_closing_the_last_socket_leaves_viewed_chats(api, make_user, socke
     assert (await _ticks(api, ann, chat_id))["after you left"] == (False, False)
 
 
-async def test_viewing_in_one_tab_reads_even_if_another_tab_is_not_viewing(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b1 = await sockets.connect(bob)
+async def test_viewing_in_one_tab_reads_even_if_another_tab_is_not_viewing(api, sockets, pair):
+    ann, bob, a, b1 = pair
     await sockets.connect(bob)
-    chat_id = await _start_chat(a, b1, bob.id)
+    chat_id = await pair.start_chat("hello")
     await b1.emit("join-chat", {"chatId": chat_id})
     await a.next("messages-seen")
     await a.send("seen by tab one", chat_id=chat_id)
@@ -168,15 +135,12 @@ async def test_viewing_in_one_tab_reads_even_if_another_tab_is_not_viewing(api, 
     assert (await _ticks(api, ann, chat_id))["seen by tab one"] == (True, True)
 
 
-async def test_message_delivered_from_recipient_is_accepted_and_sender_knows(api, make_user, sockets):
+async def test_message_delivered_from_recipient_is_accepted_and_sender_knows(api, pair):
     # An online recipient's messages are already delivered when they arrive, so the
     # client's own ``message-delivered`` confirms what the sender already knows: it is
     # accepted without error and the sender holds a receipt for that message.
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+    ann, a, b = pair.ann, pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("hello")
     sent = await a.send("ack me", chat_id=chat_id)
     await b.next("message")
     ack = await b.emit_ack("message-delivered", {"messageId": sent["_id"]})
@@ -187,12 +151,9 @@ async def test_message_delivered_from_recipient_is_accepted_and_sender_knows(api
     assert (await _ticks(api, ann, chat_id))["ack me"][0] is True
 
 
-async def test_message_delivered_while_viewing_also_reads(api, make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = await _start_chat(a, b, bob.id)
+async def test_message_delivered_while_viewing_also_reads(api, pair):
+    ann, a, b = pair.ann, pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat("hello")
     sent = await a.send("x", chat_id=chat_id)
     await b.next("message")
     await b.emit("join-chat", {"chatId": chat_id})

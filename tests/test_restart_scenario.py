@@ -2,8 +2,10 @@
 
 import httpx
 
+from chatkit.protocol import Sentence
 from chatkit.server.runner import start_server
-from realtime import connect
+from tests.helpers.failures import assert_failed_ack
+from tests.helpers.realtime import connect
 
 
 async def test_conversation_survives_a_restart(settings, server, make_user):
@@ -45,7 +47,7 @@ async def test_conversation_survives_a_restart(settings, server, make_user):
             assert r.json()["data"]["blockedByMe"] is True
             assert (await a.next("message"))["type"] == "Label"
             ack = await a.emit_ack("new-message", {"content": "hey?", "chatId": chat_id})
-            assert ack == {"success": False, "message": "You can't send a message to a blocked user"}
+            assert_failed_ack(ack, Sentence.BLOCKED)
 
             # Ann clears the chat: she sees nothing, Bob still sees everything.
             assert (await api.patch(f"/api/v1/chats/clear/{chat_id}", headers=ann.headers)).status_code == 200

@@ -13,16 +13,17 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from chatkit.mongod import free_port
+from tests.helpers.accounts import auth_header
+from tests.helpers.constants import AUTH, PASSWORD
+from tests.helpers.failures import assert_error, one_error_line
+from tests.helpers.waiting import wait_until_sync
 
-AUTH = "/api/v1/users/auth"
-PASSWORD = "serve test password"
 GUARD = 60  # seconds: only keeps a broken run from hanging the suite, never asserted on
 
 
@@ -34,14 +35,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _chatkit(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "chatkit", *args], env=env or _env(), input=stdin,
-                          capture_output=True, text=True, timeout=GUARD)
-
-
-def _one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+                          capture_output=True, text=True, timeout=GUARD, check=False)
 
 
 def _mongods_on(data_dir: Path) -> list[int]:
@@ -146,7 +140,7 @@ def test_serve_owns_its_mongod_lends_it_to_admin_and_stops_it(tmp_path, spawn):
     # A second server on the same data dir refuses at once instead of sharing.
     second = _chatkit("serve", "--data-dir", str(data), "--port", str(free_port()))
     assert second.returncode == 1
-    assert _one_error_line(second) == (
+    assert one_error_line(second.stderr) == (
         f"error: another chatkit server (pid {server.proc.pid}) is using {data}; "
         "stop it, or pass a different --data-dir"
     )
@@ -160,25 +154,18 @@ def test_serve_owns_its_mongod_lends_it_to_admin_and_stops_it(tmp_path, spawn):
                                                    "password": "bobs password"}).status_code == 200
     banned = _chatkit("admin", "--data-dir", str(data), "users", "ban", "ann@example.com")
     assert banned.returncode == 0, banned.stderr
-    r = server.http.get(AUTH + "/me", headers={"Authorization": token})
-    assert r.status_code == 401 and r.json()["message"] == "Account blocked"
+    assert_error(server.http.get(AUTH + "/me", headers=auth_header(token)), 401, "Account blocked")
     assert _mongods_on(data) == [mongod_pid]  # borrowed, not restarted or stopped
     assert json.loads((data / "mongod.json").read_text()) == state
 
     # Database down: /healthz says so (503) instead of hanging; back up: 200 again.
     os.kill(mongod_pid, signal.SIGSTOP)
     try:
-        r = server.http.get("/healthz")
-        assert r.status_code == 503
-        assert r.json() == {"success": False, "message": "Database unavailable"}
+        assert_error(server.http.get("/healthz"), 503, "Database unavailable")
     finally:
         os.kill(mongod_pid, signal.SIGCONT)
-    for _ in range(100):
-        if server.http.get("/healthz").status_code == 200:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("healthz did not recover after mongod resumed")
+    wait_until_sync(lambda: server.http.get("/healthz").status_code, until=lambda status: status == 200,
+                    timeout=10, interval=0.1, what="/healthz answering 200 after mongod resumed")
 
     # SIGTERM: clean exit, and the mongod it started is gone.
     assert server.stop() == 0
@@ -211,7 +198,7 @@ def test_restart_keeps_secret_and_data_and_admin_runs_without_server(tmp_path, s
     # Second run, configured through the environment only: the old token still works.
     second = spawn(env=_env(CHATKIT_DATA_DIR=str(data), CHATKIT_PORT=str(free_port()),
                             CHATKIT_HOST="127.0.0.1"))
-    r = second.http.get(AUTH + "/me", headers={"Authorization": token})
+    r = second.http.get(AUTH + "/me", headers=auth_header(token))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["email"] == "ann@example.com"
     assert (data / "jwt-secret").read_text() == secret
@@ -229,7 +216,7 @@ def test_unreachable_mongo_url_fails_with_one_line(tmp_path):
                       "--port", str(free_port()),
                       env=_env(CHATKIT_JWT_SECRET="configured-secret-0123456789"))
     assert result.returncode == 1
-    assert _one_error_line(result) == (
+    assert one_error_line(result.stderr) == (
         "error: cannot reach MongoDB at mongodb://127.0.0.1:1/ within 5s: ServerSelectionTimeoutError"
     )
     assert not (tmp_path / "jwt-secret").exists()
@@ -249,11 +236,11 @@ def test_no_mongod_anywhere_is_one_line_and_exit_2(tmp_path):
 
     served = _chatkit("serve", "--data-dir", str(tmp_path / "data"), env=env)
     assert served.returncode == 2
-    assert _one_error_line(served) == expected
+    assert one_error_line(served.stderr) == expected
 
     admin = _chatkit("admin", "--data-dir", str(tmp_path / "data"), "users", "list", env=env)
     assert admin.returncode == 2
-    assert _one_error_line(admin) == expected
+    assert one_error_line(admin.stderr) == expected
 
 
 def _serve_in_process(data_dir: Path, *args: str, env: dict[str, str] | None = None):
@@ -280,7 +267,7 @@ def _serve_in_process(data_dir: Path, *args: str, env: dict[str, str] | None = N
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path, args, env, message):
     result = _serve_in_process(tmp_path, *args, env=env)
     assert result.exit_code == 2, result.output
-    assert result.stderr.strip().splitlines() == [message]
+    assert one_error_line(result.stderr) == message
     assert not (tmp_path / "db").exists()  # refused before starting anything
 
 
@@ -288,7 +275,7 @@ def test_unusable_secret_file_is_one_line(tmp_path):
     (tmp_path / "jwt-secret").write_text("too short\n")
     result = _serve_in_process(tmp_path)
     assert result.exit_code == 2, result.output
-    assert result.stderr.strip().splitlines() == [
+    assert one_error_line(result.stderr) == (
         f"error: {tmp_path / 'jwt-secret'} holds no usable secret; delete it to make a new one"
-    ]
+    )
     assert not (tmp_path / "db").exists()

@@ -9,7 +9,7 @@ import httpx
 import socketio
 
 from chatkit.server.runner import start_server
-from realtime import connect
+from tests.helpers.realtime import connect
 
 
 async def _all_contents(url: str, account, chat_id: str) -> list[str]:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import time
 
-import jwt
 import pytest
 
-from conftest import TEST_SECRET
-from realtime import ConnectRefused
-
-
-def _token(user_id: str, *, secret: str = TEST_SECRET, alg: str = "HS256", **claims) -> str:
-    now = int(time.time())
-    payload = {"userId": user_id, "role": "user", "iat": now, "exp": now + 3600, **claims}
-    return jwt.encode(payload, secret, algorithm=alg)
+from tests.helpers.accounts import sign_token, token_claims
+from tests.helpers.constants import AUTH
+from tests.helpers.realtime import ConnectRefused
 
 
 async def _refused(sockets, token, via="header", transports=("websocket",)) -> str:
@@ -71,10 +65,9 @@ async def test_garbage_and_forged_tokens_are_refused(make_user, sockets):
     ann = await make_user("Ann")
     await _refused(sockets, "not-a-jwt")
     await _refused(sockets, "not-a-jwt", via="auth")
-    await _refused(sockets, _token(ann.id, secret="some-other-secret-" + "y" * 32))
+    await _refused(sockets, sign_token(token_claims(ann.id), "some-other-secret-" + "y" * 32))
     await _refused(sockets, ann.token[:-3] + ("aaa" if not ann.token.endswith("aaa") else "bbb"))
-    unsigned = jwt.encode({"userId": ann.id, "role": "user", "iat": int(time.time()),
-                           "exp": int(time.time()) + 3600}, None, algorithm="none")
+    unsigned = sign_token(token_claims(ann.id), secret=None, algorithm="none")
     await _refused(sockets, unsigned)
     await _refused(sockets, unsigned, via="auth")
 
@@ -82,20 +75,20 @@ async def test_garbage_and_forged_tokens_are_refused(make_user, sockets):
 async def test_expired_token_is_refused_with_an_expiry_reason(make_user, sockets):
     ann = await make_user("Ann")
     old = int(time.time()) - 7200
-    reason = await _refused(sockets, _token(ann.id, iat=old, exp=old + 60))
+    reason = await _refused(sockets, sign_token(token_claims(ann.id, iat=old, exp=old + 60)))
     assert "expired" in reason.lower()
 
 
 async def test_well_signed_token_without_a_session_is_refused(make_user, sockets):
     ann = await make_user("Ann")
-    await _refused(sockets, _token(ann.id))  # right secret, but never issued by a login
+    await _refused(sockets, sign_token(token_claims(ann.id)))  # right secret, but never issued by a login
 
 
 async def test_logged_out_session_is_refused_on_next_connect(api, make_user, sockets):
     ann = await make_user("Ann")
     a = await sockets.connect(ann)
     assert a.connected
-    r = await api.post("/api/v1/users/auth/log-out", headers=ann.headers)
+    r = await api.post(AUTH + "/log-out", headers=ann.headers)
     assert r.status_code == 200, r.text
     await _refused(sockets, ann.token)
     await _refused(sockets, ann.token, via="auth")
@@ -103,9 +96,9 @@ async def test_logged_out_session_is_refused_on_next_connect(api, make_user, soc
 
 async def test_other_session_of_the_same_user_still_connects_after_logout(api, make_user, sockets):
     ann = await make_user("Ann")
-    r = await api.post("/api/v1/users/auth/login", json={"email": ann.email, "password": ann.password})
+    r = await api.post(AUTH + "/login", json={"email": ann.email, "password": ann.password})
     second = r.json()["data"]["token"]
-    await api.post("/api/v1/users/auth/log-out", headers=ann.headers)
+    await api.post(AUTH + "/log-out", headers=ann.headers)
     await _refused(sockets, ann.token)
     p = await sockets.connect(token=second)
     assert p.connected
@@ -113,7 +106,7 @@ async def test_other_session_of_the_same_user_still_connects_after_logout(api, m
 
 async def test_password_change_refuses_old_tokens(api, make_user, sockets):
     ann = await make_user("Ann")
-    r = await api.patch("/api/v1/users/auth/change-password", headers=ann.headers,
+    r = await api.patch(AUTH + "/change-password", headers=ann.headers,
                         json={"currentPassword": ann.password, "newPassword": "a brand new pass 2"})
     assert r.status_code == 200, r.text
     await _refused(sockets, ann.token)

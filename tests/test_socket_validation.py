@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatapi import UNKNOWN_ID, chats_data, contents, messages
-from realtime import Peer, is_error_event
+from tests.helpers.constants import UNKNOWN_ID
+from tests.helpers.failures import is_error_event, is_failed_ack
+from tests.helpers.realtime import Peer
+from tests.helpers.rest import chats_data, contents, messages
 
 HUGE = "x" * 100_000  # well past every limit, well under the transport's frame limit
 
@@ -19,8 +21,7 @@ async def _expect_rejected(peer: Peer, event: str, payloads: list[Any], *, ack: 
         label = repr(payload)[:80]
         if ack:
             result = await peer.emit_ack(event, payload)
-            if not (isinstance(result, dict) and result.get("success") is False
-                    and isinstance(result.get("message"), str) and result["message"].strip()):
+            if not is_failed_ack(result):
                 problems.append(f"{event} {label}: ack {result!r}")
         else:
             await peer.emit(event, payload)
@@ -37,21 +38,17 @@ async def _expect_rejected(peer: Peer, event: str, payloads: list[Any], *, ack: 
     return problems
 
 
-async def _setup(make_user, sockets):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = (await a.send("base", other_user_id=bob.id))["chat"]
-    await b.next("new-chat")
-    await a.next("new-chat")
-    a.drain()
-    b.drain()
-    return ann, bob, a, b, chat_id
+async def _setup(pair) -> str:
+    """Ann and Bob share a chat holding one message, "base", and nothing queued; its id."""
+    chat_id = await pair.start_chat("base")
+    pair.ann_socket.drain()
+    pair.bob_socket.drain()
+    return chat_id
 
 
-async def test_new_message_rejects_malformed_payloads(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_new_message_rejects_malformed_payloads(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await _setup(pair)
     ok = {"content": "x", "chatId": chat_id}
     bad: list[Any] = [
         None, "just a string", 42, True, [ok], [],
@@ -94,8 +91,9 @@ async def test_new_message_rejects_malformed_payloads(api, make_user, sockets):
     await b.next("message", match=lambda m: m["content"] == "still alive")
 
 
-async def test_new_message_rejects_malformed_payloads_without_ack(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_new_message_rejects_malformed_payloads_without_ack(api, pair):
+    ann, bob, a = pair.ann, pair.bob, pair.ann_socket
+    chat_id = await _setup(pair)
     bad = ["string", {}, {"content": "", "chatId": chat_id}, {"content": "x", "chatId": "bad"},
            {"content": "z" * 4097, "otherUserId": bob.id}]
     problems = await _expect_rejected(a, "new-message", bad, ack=False)
@@ -104,8 +102,9 @@ async def test_new_message_rejects_malformed_payloads_without_ack(api, make_user
     await a.send("ok", chat_id=chat_id)
 
 
-async def test_chat_events_reject_malformed_payloads(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_chat_events_reject_malformed_payloads(api, pair):
+    a, b = pair.ann_socket, pair.bob_socket
+    chat_id = await _setup(pair)
     bad: list[Any] = [
         None, "chat", 7, [chat_id], {}, {"chatId": None}, {"chatId": 1}, {"chatId": "bad"},
         {"chatId": HUGE}, {"chatId": {"$ne": None}}, {"chatId": chat_id, "extra": True},
@@ -123,8 +122,9 @@ async def test_chat_events_reject_malformed_payloads(api, make_user, sockets):
     await b.next("typing")
 
 
-async def test_chat_events_with_ack_get_a_failed_ack(make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_chat_events_with_ack_get_a_failed_ack(pair):
+    a = pair.ann_socket
+    await _setup(pair)
     problems = []
     for event in ("typing", "stop-typing", "join-chat", "leave-chat"):
         problems += await _expect_rejected(a, event, [{}, {"chatId": "bad"}, "x"], ack=True)
@@ -132,8 +132,9 @@ async def test_chat_events_with_ack_get_a_failed_ack(make_user, sockets):
     assert not problems, "\n".join(problems)
 
 
-async def test_message_delivered_rejects_malformed_payloads(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_message_delivered_rejects_malformed_payloads(api, pair):
+    a, b = pair.ann_socket, pair.bob_socket
+    chat_id = await _setup(pair)
     bad: list[Any] = [
         None, "id", 3, [], {}, {"messageId": None}, {"messageId": 12}, {"messageId": "nope"},
         {"messageId": HUGE}, {"messageId": {"$gt": ""}}, {"chatId": chat_id},
@@ -145,15 +146,17 @@ async def test_message_delivered_rejects_malformed_payloads(api, make_user, sock
     assert b.connected
 
 
-async def test_join_chat_of_an_unknown_chat_is_an_error(make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_join_chat_of_an_unknown_chat_is_an_error(pair):
+    a = pair.ann_socket
+    await _setup(pair)
     problems = await _expect_rejected(a, "join-chat", [{"chatId": UNKNOWN_ID}], ack=False)
     problems += await _expect_rejected(a, "typing", [{"chatId": UNKNOWN_ID}], ack=False)
     assert not problems, "\n".join(problems)
 
 
-async def test_someone_elses_chat_is_refused_on_every_event(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_someone_elses_chat_is_refused_on_every_event(api, make_user, sockets, pair):
+    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
+    chat_id = await _setup(pair)
     cat = await make_user("Cat")
     c = await sockets.connect(cat)
     private_id = (await b.send("private", chat_id=chat_id))["_id"]  # Bob -> Ann, unread
@@ -182,8 +185,9 @@ async def test_someone_elses_chat_is_refused_on_every_event(api, make_user, sock
     assert await chats_data(api, cat) == []
 
 
-async def test_an_unknown_event_is_answered_not_ignored(make_user, sockets):
-    ann, bob, a, b, chat_id = await _setup(make_user, sockets)
+async def test_an_unknown_event_is_answered_not_ignored(pair):
+    a = pair.ann_socket
+    chat_id = await _setup(pair)
     problems = await _expect_rejected(a, "send-message", [{"content": "hi", "chatId": chat_id}], ack=True)
     assert not problems, "\n".join(problems)
     assert a.connected

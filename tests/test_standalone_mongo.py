@@ -10,10 +10,12 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from chatkit import mongod
+from chatkit.protocol import Sentence
 from chatkit.server.runner import start_server
 from chatkit.settings import Settings
-from conftest import TEST_SECRET, register
-from realtime import connect
+from tests.helpers.accounts import register
+from tests.helpers.constants import TEST_SECRET
+from tests.helpers.realtime import connect
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ async def test_ban_closes_sockets_without_change_streams(standalone_url, tmp_pat
 
         await server.services.accounts.set_banned(await server.services.accounts.find_user(ann.id), True)
         await a.wait_disconnected(timeout=5)
-        assert a.queues["error"] and a.queues["error"][-1]["message"] == "Account blocked"
+        assert a.queues["error"] and a.queues["error"][-1]["message"] == Sentence.ACCOUNT_BLOCKED
         assert b.sio.connected  # nobody else is touched
 
         # A session revoked behind the server's back (another process) is noticed too.

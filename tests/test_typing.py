@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from chatapi import block_ok, full_name
+from tests.helpers.accounts import full_name
+from tests.helpers.failures import is_error_event
+from tests.helpers.rest import block_ok
 
 
-async def _chat(make_user, sockets):
-    ann = await make_user("Ann", "Lee")
-    bob = await make_user("Bob", "Ray")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    chat_id = (await a.send("hi", other_user_id=bob.id))["chat"]
-    await b.next("new-chat")
-    return ann, bob, a, b, chat_id
-
-
-async def test_typing_and_stop_typing_reach_the_other_participant(make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_typing_and_stop_typing_reach_the_other_participant(pair):
+    ann, bob, a, b = pair
+    chat_id = await pair.start_chat()
     await a.emit("typing", {"chatId": chat_id})
     ev = await b.next("typing")
     assert ev["chatId"] == chat_id and ev["userId"] == ann.id
@@ -33,8 +26,9 @@ async def test_typing_and_stop_typing_reach_the_other_participant(make_user, soc
     assert ev["userId"] == bob.id and ev["userName"] in (full_name(bob), "Bob")
 
 
-async def test_typing_reaches_every_tab_of_the_other_user_and_nobody_else(make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_typing_reaches_every_tab_of_the_other_user_and_nobody_else(make_user, sockets, pair):
+    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat()
     b2 = await sockets.connect(bob)
     cat = await make_user("Cat")
     c = await sockets.connect(cat)
@@ -44,8 +38,9 @@ async def test_typing_reaches_every_tab_of_the_other_user_and_nobody_else(make_u
     await c.no_event("typing")
 
 
-async def test_no_typing_between_blocked_users(api, make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_no_typing_between_blocked_users(api, pair):
+    ann, bob, a, b = pair
+    chat_id = await pair.start_chat()
     await block_ok(api, bob, ann.id)
     await a.emit("typing", {"chatId": chat_id})
     await b.emit("typing", {"chatId": chat_id})
@@ -61,12 +56,13 @@ async def test_no_typing_between_blocked_users(api, make_user, sockets):
     await b.next("typing")
 
 
-async def test_typing_in_someone_elses_chat_is_an_error_and_relays_nothing(make_user, sockets):
-    ann, bob, a, b, chat_id = await _chat(make_user, sockets)
+async def test_typing_in_someone_elses_chat_is_an_error_and_relays_nothing(make_user, sockets, pair):
+    a, b = pair.ann_socket, pair.bob_socket
+    chat_id = await pair.start_chat()
     cat = await make_user("Cat")
     c = await sockets.connect(cat)
     await c.emit("typing", {"chatId": chat_id})
     err = await c.next("error")
-    assert isinstance(err["message"], str) and err["message"]
+    assert is_error_event(err), err
     await a.no_event("typing")
     await b.no_event("typing", within=0)

@@ -5,7 +5,10 @@ A :class:`Peer` keeps each received event in a per-event queue, so a test can wa
 without losing the events it is not looking at, and can assert that nothing of a kind
 arrives within a short window (``await peer.no_event("typing")``).
 
-Waits are bounded: ``next`` fails with a clear message listing what *did* arrive.
+Waits are bounded: ``next`` fails with a clear message listing what *did* arrive. Waits
+wake on each arrival rather than polling, so a burst of events costs no extra latency.
+
+:class:`Pair` is the opening most messaging tests share: Ann and Bob, one socket each.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import socketio
 from socketio.exceptions import ConnectionError as SocketConnectionError
+
+from tests.helpers.accounts import Account
 
 DEFAULT_TIMEOUT = 5.0
 QUIET_WINDOW = 0.5
@@ -113,7 +119,7 @@ class Peer:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def collect(self, event: str, count: int, timeout: float = DEFAULT_TIMEOUT,
@@ -141,7 +147,7 @@ class Peer:
     async def wait_disconnected(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         try:
             await asyncio.wait_for(self.disconnected.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"{self.label}: still connected after {timeout}s") from None
 
     # --- sending ---------------------------------------------------------------------
@@ -176,11 +182,11 @@ class Peer:
         if self.sio.connected:
             try:
                 await asyncio.wait_for(asyncio.shield(self.sio.disconnect()), 1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             try:
                 await asyncio.wait_for(self.disconnected.wait(), 1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await _close_http(self.sio)
         await self.sio.shutdown()
@@ -237,7 +243,7 @@ class PeerPool:
         self.url = server_url
         self.peers: list[Peer] = []
 
-    async def connect(self, account: Any = None, *, token: str | None = None, via: str = "header",
+    async def connect(self, account: Account | None = None, *, token: str | None = None, via: str = "header",
                       transports: Iterable[str] = ("websocket",), label: str | None = None,
                       headers: dict[str, str] | None = None) -> Peer:
         """Connect as ``account`` (anything with ``.token``) or with an explicit ``token``."""
@@ -255,14 +261,21 @@ class PeerPool:
         self.peers.clear()
 
 
-def is_error_event(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("message"), str) and bool(data["message"].strip())
+class Pair(NamedTuple):
+    """Ann Lee and Bob Ray, registered, each with one connected socket (the ``pair`` fixture).
 
+    Unpacks as ``ann, bob, a, b = pair``.
+    """
 
-def assert_failed_ack(ack: Any) -> str:
-    """A ``{success:false, message}`` ack with a non-empty message; returns the message."""
-    assert isinstance(ack, dict), f"ack is not an object: {ack!r}"
-    assert ack.get("success") is False, f"expected a failed ack, got {ack!r}"
-    msg = ack.get("message")
-    assert isinstance(msg, str) and msg.strip(), f"failed ack without a reason: {ack!r}"
-    return msg
+    ann: Account
+    bob: Account
+    ann_socket: Peer
+    bob_socket: Peer
+
+    async def start_chat(self, content: str = "hi") -> str:
+        """Ann writes Bob a first message and both sockets take the chat's ``new-chat``;
+        returns the chat id."""
+        chat_id = (await self.ann_socket.send(content, other_user_id=self.bob.id))["chat"]
+        for peer in (self.bob_socket, self.ann_socket):
+            await peer.next("new-chat", match=lambda e: e["_id"] == chat_id)
+        return chat_id
