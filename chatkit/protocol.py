@@ -82,6 +82,7 @@ class Sentence:
     RETRY: Final = "Something went wrong, please retry"
     BODY_TOO_LARGE: Final = "Request body too large"
     DATABASE_UNAVAILABLE: Final = "Database unavailable"
+    DATABASE_RETRY: Final = "Database unavailable, please retry"
     # replies
     REGISTERED: Final = "Registered"
     LOGGED_IN: Final = "Logged in"

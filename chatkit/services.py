@@ -16,7 +16,7 @@ from chatkit.domain.blocks import Blocks
 from chatkit.domain.clearing import Clearing
 from chatkit.domain.listings import Listings
 from chatkit.domain.notifier import Notifier
-from chatkit.domain.presence import Presence
+from chatkit.domain.presence import Presence, PresenceFeed
 from chatkit.domain.pushes import PushOutbox
 from chatkit.domain.receipts import Receipts
 from chatkit.domain.sending import Sending
@@ -31,6 +31,7 @@ class Services:
     settings: Settings
     storage: Storage
     presence: Presence
+    presence_feed: PresenceFeed
     accounts: Accounts
     sending: Sending
     receipts: Receipts
@@ -44,7 +45,8 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> 
     codec = TokenCodec(settings.resolved_jwt_secret, timedelta(days=settings.jwt_lifetime_days))
     accounts = Accounts(storage, codec, bcrypt_rounds=settings.bcrypt_rounds,
                         open_registration=settings.open_registration)
-    presence = Presence()
+    presence = Presence(settings.presence)
+    feed = PresenceFeed(storage, presence, notifier)
     access = ChatAccess(storage)
     receipts = Receipts(storage, access, presence, notifier)
     return Services(
@@ -52,7 +54,8 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> 
         storage=storage,
         presence=presence,
         accounts=accounts,
-        sending=Sending(storage, access, presence, notifier, PushOutbox(storage)),
+        presence_feed=feed,
+        sending=Sending(storage, access, presence, feed, notifier, PushOutbox(storage)),
         receipts=receipts,
         typing=Typing(storage, access, notifier),
         blocks=Blocks(storage, notifier),

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 
@@ -45,6 +45,7 @@ class Settings:
     open_registration: bool = True
     bcrypt_rounds: int = 12
     shutdown_timeout: float = 10.0
+    presence: Literal["contacts", "all"] = "contacts"
 
     @classmethod
     def load(
@@ -76,6 +77,8 @@ class Settings:
             raise SettingsError(f"db name {self.db_name!r} is not a valid MongoDB database name")
         if self.jwt_secret is not None and len(self.jwt_secret) < 16:
             raise SettingsError("CHATKIT_JWT_SECRET must be at least 16 characters")
+        if self.presence not in ("contacts", "all"):
+            raise SettingsError(f"CHATKIT_PRESENCE must be contacts or all, got {self.presence!r}")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"unknown log level {self.log_level!r}")
 

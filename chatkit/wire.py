@@ -25,14 +25,17 @@ def iso(t: datetime | None) -> str | None:
 
 
 def parse_iso(value: str) -> datetime:
-    """Parse an ISO-8601 time (``Z`` or offset; a bare date is midnight UTC)."""
+    """Parse an ISO-8601 time (``Z`` or offset; a bare date is midnight UTC); ValueError if not one."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     t = datetime.fromisoformat(text)
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def oid(value: object) -> ObjectId | None:

@@ -36,12 +36,15 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(mongo_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        host="127.0.0.1", port=0, data_dir=tmp_path, mongo_url=mongo_url,
-        db_name=f"t_{uuid.uuid4().hex[:12]}", jwt_secret=TEST_SECRET, bcrypt_rounds=4,
-        shutdown_timeout=5,
-    )
+def settings(mongo_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """This test's settings; a test changes some with
+    ``@pytest.mark.parametrize("settings", [{"presence": "all"}], indirect=True)``."""
+    overrides = getattr(request, "param", {})
+    return Settings(**{
+        "host": "127.0.0.1", "port": 0, "data_dir": tmp_path, "mongo_url": mongo_url,
+        "db_name": f"t_{uuid.uuid4().hex[:12]}", "jwt_secret": TEST_SECRET, "bcrypt_rounds": 4,
+        "shutdown_timeout": 5, **overrides,
+    })
 
 
 @pytest.fixture

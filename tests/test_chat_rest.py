@@ -130,8 +130,9 @@ async def test_get_one_chat(api, make_user, sockets):
     assert chat_a["to"]["_id"] == bob.id
     assert [m["content"] for m in chat_a["messages"]] == ["three", "two", "one"]
 
-    assert_error(await api.get(f"/api/v1/chats/{chat_id}", headers=cat.headers), 403)
-    assert_error(await api.get(f"/api/v1/chats/{UNKNOWN_ID}", headers=ann.headers), 404)
+    # An outsider is answered exactly as for an id that does not exist: ids cannot be probed.
+    outsider = assert_error(await api.get(f"/api/v1/chats/{chat_id}", headers=cat.headers), 404)
+    assert assert_error(await api.get(f"/api/v1/chats/{UNKNOWN_ID}", headers=ann.headers), 404) == outsider
     assert_error(await api.get("/api/v1/chats/12345", headers=ann.headers), 400)
     assert_error(await api.get(f"/api/v1/chats/{chat_id}"), 401)
 
@@ -200,8 +201,8 @@ async def test_messages_page_errors(api, make_user, sockets):
     cat = await make_user("Cat")
     a = await sockets.connect(ann)
     chat_id = (await a.send("secret", other_user_id=bob.id))["chat"]
-    assert_error(await api.get(f"/api/v1/chats/{chat_id}/messages", headers=cat.headers), 403)
-    assert_error(await api.get(f"/api/v1/chats/{UNKNOWN_ID}/messages", headers=ann.headers), 404)
+    outsider = assert_error(await api.get(f"/api/v1/chats/{chat_id}/messages", headers=cat.headers), 404)
+    assert assert_error(await api.get(f"/api/v1/chats/{UNKNOWN_ID}/messages", headers=ann.headers), 404) == outsider
     assert_error(await api.get("/api/v1/chats/xyz/messages", headers=ann.headers), 400)
     assert_error(await api.get(f"/api/v1/chats/{chat_id}/messages"), 401)
     # Cat's look did not mark anything read
@@ -251,7 +252,9 @@ async def test_users_directory(api, make_user, sockets, admin):
     cat = await make_user("Cat", "Stevens")
     gone = await make_user("Gone", "Away")
     await admin("users", "deactivate", gone.email)
-    await sockets.connect(bob)
+    b = await sockets.connect(bob)
+    await b.send("hi Ann", other_user_id=ann.id)  # a contact: Ann may see his presence
+    await sockets.connect(cat)  # online too, but a stranger to Ann: shown offline
 
     body = await get_ok(api, "/api/v1/chats/users", ann, limit=50)
     users = {u["_id"]: u for u in body["data"]}

@@ -15,7 +15,7 @@ async def test_offline_recipient_gets_a_push_per_message(db, make_user, sockets)
     await a.send("hello??", chat_id=m1["chat"])
     pushes = await wait_pushes(db, bob.id, 2)
     assert len(pushes) == 2
-    for p, body in zip(pushes, ["are you awake?", "hello??"]):
+    for p, body in zip(pushes, ["are you awake?", "hello??"], strict=True):
         assert p["userId"] == ObjectId(bob.id)
         assert p["title"] == "New message from Ann"
         assert p["body"] == body

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bson import ObjectId
 
-from chatkit.domain.errors import Forbidden, NotFound
+from chatkit.domain.errors import NotFound
 from chatkit.protocol import Sentence
 from chatkit.storage.database import Storage
 from chatkit.storage.documents import ChatDoc, ChatWithParticipants
@@ -40,11 +40,12 @@ def first_visible_for(before: ChatDoc) -> set[ObjectId]:
 
 
 def participant_of(chat: ChatDoc | None, user_id: ObjectId) -> ChatDoc:
-    """The chat, if it exists and ``user_id`` takes part in it."""
-    if chat is None:
+    """The chat, if it exists and ``user_id`` takes part in it.
+
+    An outsider hears exactly what a missing id gets, so chat ids cannot be probed.
+    """
+    if chat is None or user_id not in chat.get("participants", []):
         raise NotFound(Sentence.CHAT_NOT_FOUND)
-    if user_id not in chat.get("participants", []):
-        raise Forbidden("You are not a participant of this chat")
     return chat
 
 

@@ -78,7 +78,11 @@ class Listings:
             text=check_search(search), exclude=user_id, active_only=True, skip=(page - 1) * limit,
             limit=limit, projection=DIRECTORY_FIELDS,
         )
-        return [directory_entry(d, online=self._online(d["_id"])) for d in docs], total
+        if self.presence.scope == "all":
+            visible = {d["_id"] for d in docs}
+        else:  # presence is for contacts only: a stranger reads as offline
+            visible = await self.storage.chats.partners_among(user_id, [d["_id"] for d in docs])
+        return [directory_entry(d, online=d["_id"] in visible and self._online(d["_id"])) for d in docs], total
 
     async def chats_overview(self, user_id: ObjectId | None, *, page: int, limit: int) -> ChatOverview:
         """Every chat (or one user's), for operators: cleared or not, deactivated users too."""

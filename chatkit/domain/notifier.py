@@ -24,6 +24,9 @@ class Notifier(Protocol):
     async def emit(self, user_id: ObjectId, event: str, payload: Payload) -> None:
         """Send ``event`` to every connected socket of ``user_id``; nobody connected is fine."""
 
+    async def emit_all(self, event: str, payload: Payload) -> None:
+        """Send ``event`` to every connected socket."""
+
 
 class RelayNotifier:
     """For processes that hold no sockets: running servers emit what this writes."""
@@ -33,3 +36,6 @@ class RelayNotifier:
 
     async def emit(self, user_id: ObjectId, event: str, payload: Payload) -> None:
         await self.storage.relays.insert(user_id, event, jsonable(payload))
+
+    async def emit_all(self, event: str, payload: Payload) -> None:
+        await self.storage.relays.insert(None, event, jsonable(payload))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bson import ObjectId
 
 from chatkit.domain.access import ChatAccess, other_participant
-from chatkit.domain.errors import Forbidden, NotFound
+from chatkit.domain.errors import NotFound
 from chatkit.domain.notifier import Notifier
 from chatkit.domain.presence import Presence
 from chatkit.domain.views import delivered_view, seen_view
@@ -41,10 +41,8 @@ class Receipts:
     async def mark_delivered(self, user_id: ObjectId, message_id: ObjectId) -> None:
         """The recipient's device has the message: it and all before it are delivered."""
         msg = await self.storage.messages.by_id(message_id)
-        if msg is None:
+        if msg is None or msg.get("receiver") != user_id:  # the same answer: ids cannot be probed
             raise NotFound(Sentence.MESSAGE_NOT_FOUND)
-        if msg.get("receiver") != user_id:
-            raise Forbidden("You are not the recipient of this message")
         chat_id = msg["chat"]
         viewing = self.presence.is_viewing(str(user_id), str(chat_id))
         if viewing:

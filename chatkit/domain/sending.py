@@ -18,7 +18,7 @@ from chatkit.domain.access import ChatAccess, first_visible_for, other_participa
 from chatkit.domain.errors import BadRequest, Forbidden, NotFound
 from chatkit.domain.inputs import check_client_id, check_content
 from chatkit.domain.notifier import Notifier
-from chatkit.domain.presence import Presence
+from chatkit.domain.presence import Presence, PresenceFeed
 from chatkit.domain.pushes import PushOutbox
 from chatkit.domain.views import View, block_flags, delivered_view, message_view, new_chat_view, seen_view
 from chatkit.protocol import Event, Sentence
@@ -36,6 +36,15 @@ class SendResult:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """A message just stored, and what it changed about its chat."""
+
+    message: MessageDoc
+    first_for: set[ObjectId]  # participants for whom it opens the chat (``new-chat``)
+    first_ever: bool  # the chat's first message: its two users just became contacts
+
+
+@dataclass(frozen=True)
 class OpenChat:
     """A chat that ``sender`` may write to ``receiver`` in, right now."""
 
@@ -46,11 +55,13 @@ class OpenChat:
 
 class Sending:
     def __init__(
-        self, storage: Storage, access: ChatAccess, presence: Presence, notifier: Notifier, pushes: PushOutbox
+        self, storage: Storage, access: ChatAccess, presence: Presence, feed: PresenceFeed, notifier: Notifier,
+        pushes: PushOutbox,
     ) -> None:
         self.storage = storage
         self.access = access
         self.presence = presence
+        self.feed = feed
         self.notifier = notifier
         self.pushes = pushes
 
@@ -83,14 +94,14 @@ class Sending:
         else:
             opened = await opening
         try:
-            stored, first_for = await self.store(opened, content, type, client_id)
+            stored = await self.store(opened, content, type, client_id)
         except DuplicateClientId:  # a concurrent retry stored it first
             existing = await self.storage.messages.by_client_id(sender_id, client_id or "")
             if existing is None:
                 raise
             return SendResult(message_view(existing, sender_id), duplicate=True)
-        await self.announce(opened, stored, first_for)
-        return SendResult(message_view(stored, sender_id))
+        await self.announce(opened, stored)
+        return SendResult(message_view(stored.message, sender_id))
 
     async def open_chat(
         self, sender_id: ObjectId, chat_id: ObjectId | None, other_user_id: ObjectId | None
@@ -119,8 +130,8 @@ class Sending:
 
     async def store(
         self, opened: OpenChat, content: str, type: MessageType, client_id: str | None
-    ) -> tuple[MessageDoc, set[ObjectId]]:
-        """Insert the message and advance the chat; returns it and whom it opens the chat for.
+    ) -> Stored:
+        """Insert the message and advance the chat.
 
         Raises ``DuplicateClientId`` when this sender already stored ``client_id``.
         """
@@ -137,7 +148,7 @@ class Sending:
         if before is None:  # the chat was deleted under us: keep no orphan message
             await self.storage.messages.delete(stored["_id"])
             raise NotFound(Sentence.CHAT_NOT_FOUND)
-        return stored, first_visible_for(before)
+        return Stored(stored, first_visible_for(before), before.get("lastMessageAt") is None)
 
     def _new_message(
         self, opened: OpenChat, content: str, type: MessageType, t: datetime, client_id: str | None
@@ -154,12 +165,14 @@ class Sending:
             doc["clientId"] = client_id
         return doc
 
-    async def announce(self, opened: OpenChat, msg: MessageDoc, first_for: set[ObjectId]) -> None:
+    async def announce(self, opened: OpenChat, stored: Stored) -> None:
         """Both sides see the message (as ``new-chat`` if it opens the chat for them); the
         sender learns how far it got; an offline receiver gets a push."""
-        chat, sender, receiver = opened.chat, opened.sender, opened.receiver
+        chat, sender, receiver, msg = opened.chat, opened.sender, opened.receiver, stored.message
+        if stored.first_ever:
+            self.feed.new_contacts(sender["_id"], receiver["_id"])
         for me, other in ((sender, receiver), (receiver, sender)):
-            if me["_id"] in first_for:
+            if me["_id"] in stored.first_for:
                 await self.notifier.emit(me["_id"], Event.NEW_CHAT, new_chat_view(chat, msg, me, other, sender))
             else:
                 await self.notifier.emit(me["_id"], Event.MESSAGE, message_view(msg, me["_id"]))

@@ -14,6 +14,7 @@ from chatkit.domain.errors import BadRequest, ChatkitError, PayloadTooLarge
 from chatkit.protocol import Sentence
 from chatkit.server.context import SERVICES
 from chatkit.server.payloads import Schema
+from chatkit.storage.database import is_unavailable
 from chatkit.wire import jsonable
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return failure(exc.status, exc.reason or "Error")
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+            return failure(503, Sentence.DATABASE_RETRY)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return failure(500, "Internal server error")
 

@@ -78,7 +78,8 @@ class LiveAdmin:
 
     async def _relay(self, relay: RelayDoc) -> None:
         """An event another process (the admin CLI) wrote for this server's sockets."""
-        await self.gateway.sio.emit(relay["event"], relay["payload"], room=str(relay["to"]))
+        to = relay.get("to")
+        await self.gateway.sio.emit(relay["event"], relay["payload"], room=str(to) if to else None)
 
     # --- standalone MongoDB -------------------------------------------------------
 

@@ -24,12 +24,12 @@ from chatkit.domain.notifier import Payload
 from chatkit.protocol import Event, Sentence
 from chatkit.server.payloads import Schema
 from chatkit.services import Services
+from chatkit.storage.database import is_unavailable
 from chatkit.wire import jsonable
 
 log = logging.getLogger(__name__)
 
 Ack = dict[str, Any]
-ONLINE_USERS_DELAY = 0.05  # seconds over which presence changes are coalesced
 DRAIN_QUIET = 0.2  # on shutdown, a socket silent this long has nothing more in flight
 HANGUP_GRACE = 0.5  # then clients get this long to close their transports themselves
 
@@ -82,6 +82,9 @@ class SocketNotifier:
     async def emit(self, user_id: Any, event: str, payload: Payload) -> None:
         await self.sio.emit(event, jsonable(payload), room=str(user_id))
 
+    async def emit_all(self, event: str, payload: Payload) -> None:
+        await self.sio.emit(event, jsonable(payload))
+
 
 class SocketGateway:
     def __init__(self, sio: socketio.AsyncServer, services: Services) -> None:
@@ -91,7 +94,6 @@ class SocketGateway:
         self.draining = False
         self._in_flight = 0
         self._last_event = 0.0
-        self._broadcast_pending = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._transports: dict[int, asyncio.Task[Any]] = {}
         self.sio.on("connect", self._connect)
@@ -120,32 +122,17 @@ class SocketGateway:
         self.connections[sid] = ctx
         await self.sio.enter_room(sid, user_key)
         came_online = self.services.presence.connect(sid, user_key)
-        self._spawn(self._after_connect(sid, ctx, came_online))
+        self._spawn(self._after_connect(ctx, came_online))
 
-    async def _after_connect(self, sid: str, ctx: AuthContext, came_online: bool) -> None:
-        if came_online:
-            self._schedule_online_users()
-        else:
-            await self.sio.emit(Event.ONLINE_USERS, self.services.presence.online_users(), to=sid)
+    async def _after_connect(self, ctx: AuthContext, came_online: bool) -> None:
+        await self.services.presence_feed.connected(ctx.user_id, came_online)
         await self.services.receipts.deliver_pending(ctx.user_id)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.pop(sid, None)
-        _, went_offline = self.services.presence.disconnect(sid)
-        if went_offline:
-            self._schedule_online_users()
-
-    def _schedule_online_users(self) -> None:
-        """Coalesce presence changes: N connects at once cause one broadcast, not N."""
-        if self._broadcast_pending or self.draining:
-            return
-        self._broadcast_pending = True
-        self._spawn(self._broadcast_online_users())
-
-    async def _broadcast_online_users(self) -> None:
-        await asyncio.sleep(ONLINE_USERS_DELAY)
-        self._broadcast_pending = False
-        await self.sio.emit(Event.ONLINE_USERS, self.services.presence.online_users())
+        user_id, went_offline = self.services.presence.disconnect(sid)
+        if user_id is not None:
+            self.services.presence_feed.disconnected(user_id, went_offline)
 
     # --- operator actions (see live_admin) ----------------------------------------
 
@@ -168,6 +155,7 @@ class SocketGateway:
         """Refuse new sockets; keep handling what open sockets already sent until they
         go quiet (or ``timeout``), so a burst in progress is stored, not cut; then hang up."""
         self.draining = True
+        await self.services.presence_feed.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -241,17 +229,25 @@ class SocketGateway:
                 return {"success": True, **(result or {})}
             except ChatkitError as exc:
                 message = exc.message
-            except Exception:
-                log.exception("socket event %r failed", event)
-                message = Sentence.RETRY
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    log.exception("socket event %r failed", event)
+                    return await self._refuse(sid, Sentence.RETRY, retryable=True)
+                log.warning("database unavailable for socket event %r: %s", event, type(exc).__name__)
+                return await self._refuse(sid, Sentence.DATABASE_RETRY, retryable=True)
             return await self._refuse(sid, message)
 
         self.sio.on(event, dispatch)
 
-    async def _refuse(self, sid: str, message: str) -> Ack:
-        """An ``error`` event for listeners, and the failed ack for an emitter waiting on one."""
-        await self.sio.emit(Event.ERROR, {"message": message}, to=sid)
-        return {"success": False, "message": message}
+    async def _refuse(self, sid: str, message: str, *, retryable: bool = False) -> Ack:
+        """An ``error`` event for listeners, and the failed ack for an emitter waiting on one.
+
+        ``retryable`` marks failures that say nothing about the request (the database was
+        unavailable): the same event, with the same ``clientId``, may be sent again.
+        """
+        body: Ack = {"message": message, **({"retryable": True} if retryable else {})}
+        await self.sio.emit(Event.ERROR, body, to=sid)
+        return {"success": False, **body}
 
     async def _unknown_event(self, event: str, sid: str, *data: Any) -> Ack:
         """An event this server has no handler for: say so, rather than leave an ack hanging."""

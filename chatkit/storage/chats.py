@@ -53,6 +53,17 @@ class ChatStore:
         people: list[UserDoc] = found[0].pop("people")
         return ChatWithParticipants(found[0], {u["_id"]: u for u in people})
 
+    async def partners_of(self, user_id: ObjectId) -> list[ObjectId]:
+        """Everyone ``user_id`` shares a chat with."""
+        found = await self.col.distinct("participants", {"participants": user_id})
+        return [p for p in found if p != user_id]
+
+    async def partners_among(self, user_id: ObjectId, others: list[ObjectId]) -> set[ObjectId]:
+        """Which of ``others`` share a chat with ``user_id``."""
+        keys = [pair_key(user_id, o) for o in others]
+        cursor = self.col.find({"pairKey": {"$in": keys}}, {"participants": 1})
+        return {p async for chat in cursor for p in chat["participants"] if p != user_id}
+
     async def between(self, a: ObjectId, b: ObjectId) -> ChatDoc | None:
         return await self.col.find_one({"pairKey": pair_key(a, b)})
 

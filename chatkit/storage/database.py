@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import AutoReconnect, ConnectionFailure, PyMongoError, WaitQueueTimeoutError
 
 from chatkit.errors import OperatorError
 from chatkit.storage.changes import ChangeFeed
@@ -38,6 +38,14 @@ def describe_mongo_error(exc: BaseException) -> str:
     text = details.get("errmsg") if isinstance(details, dict) else None
     text = str(text or exc).split(", full error:")[0].strip() or exc.__class__.__name__
     return text.splitlines()[0][:300]
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True if ``exc`` means the database could not be reached in time (worth a retry),
+    rather than a refused operation; transports answer the former with 503."""
+    if isinstance(exc, (ConnectionFailure, AutoReconnect, WaitQueueTimeoutError)):
+        return True
+    return isinstance(exc, PyMongoError) and exc.timeout
 
 
 class Storage:

@@ -91,7 +91,7 @@ class RelayDoc(TypedDict, total=False):
     """A real-time event written by a process without sockets, for a server to emit."""
 
     _id: ObjectId
-    to: ObjectId
+    to: ObjectId | None  # None: every connected socket
     event: str
     payload: Any
     createdAt: datetime

@@ -29,7 +29,7 @@ class RelayStore:
     def __init__(self, collection: AsyncCollection[RelayDoc]) -> None:
         self.col = collection
 
-    async def insert(self, to: ObjectId, event: str, payload: Any) -> None:
+    async def insert(self, to: ObjectId | None, event: str, payload: Any) -> None:
         await self.col.insert_one({"to": to, "event": event, "payload": payload, "createdAt": now()})
 
     async def newest_id(self) -> ObjectId | None:
