@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from chatkit.errors import OperatorError
 log = logging.getLogger(__name__)
 
 REPLICA_SET = "rs0"
+KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed mongod to be reaped
 Owner = Literal["server", "admin", "test"]
 
 
@@ -117,20 +119,65 @@ class LocalMongo:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     _lock_file: IO[str] | None = None
+    owner: Owner | None = None
+    _command: list[str] | None = None  # how the owned mongod was started, to start it again
+
+    def exit_code(self) -> int | None:
+        """The owned mongod's exit status once it has died (negative: killed by that
+        signal), else None; a borrower cannot tell and always gets None."""
+        if not self.owned or self.process is None:
+            return None
+        return self.process.poll()
+
+    def relaunch(self) -> None:
+        """Start the owned mongod again after it died: same files, port and replica set,
+        so clients that know its URL reconnect by themselves. Returns once it is started;
+        ``wait_ready`` tells when it accepts writes.
+
+        Call it from the thread that started the first one (see ``acquire``): the new
+        mongod is tied to the calling thread by ``PR_SET_PDEATHSIG``.
+        """
+        if not self.owned or self._command is None or self.exit_code() is None:
+            raise MongodError("only an owned mongod that has exited can be started again")
+        log.info("starting mongod again on 127.0.0.1:%d (files in %s)", self.port, self.data_dir / "db")
+        try:
+            self.process = _launch(self._command, self.data_dir)
+        except OSError as exc:  # the binary went away, say
+            raise MongodError(f"cannot start mongod: {exc.strerror or exc}") from None
+        _write_state(self.data_dir, self.port, self.process.pid, self.owner)
+
+    def wait_ready(self, abort: threading.Event | None = None, timeout: float = 60.0) -> None:
+        """Block until the owned mongod accepts writes (or raise ``MongodError``); a set
+        ``abort`` gives up at once, so a shutdown never waits on a start."""
+        if self.process is None:
+            raise MongodError("no mongod process to wait for")
+        try:
+            _wait_primary(self.process, self.port, self.data_dir / "mongod.log", self.data_dir / "mongod.stderr",
+                          timeout, abort=abort)
+        except MongodError:
+            if self.process.poll() is None and not (abort is not None and abort.is_set()):
+                self.process.kill()  # never became ready: free its port for the next start
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(KILL_WAIT)
+            raise
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the mongod if we own it; a borrower only forgets it."""
+        """Stop the mongod if we own it; a borrower only forgets it. Returns within about
+        ``timeout`` seconds: a mongod that does not stop in time (paused, say) is killed."""
         if not self.owned:
             return
         proc = self.process
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # a paused (SIGSTOP) mongod: let it stop cleanly
+                os.kill(proc.pid, signal.SIGCONT)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                log.warning("mongod did not stop within %.0fs; killing it", timeout)
+                log.warning("mongod did not stop within %.1fs; killing it", timeout)
                 proc.kill()
-                proc.wait()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(KILL_WAIT)
         # Keep only the port, so the next start reuses it and skips a replica-set re-home.
         (self.data_dir / "mongod.json").write_text(json.dumps({"port": self.port}))
         if self._lock_file is not None:
@@ -229,25 +276,36 @@ def _start_owned(data_dir: Path, owner: Owner, lock_file: IO[str]) -> LocalMongo
         "--logpath", str(log_path), "--logappend", "--quiet",
         "--setParameter", "diagnosticDataCollectionEnabled=false",
     ]
+    if owner == "test":  # failpoints (configureFailPoint) let tests force a write to fail
+        cmd += ["--setParameter", "enableTestCommands=1"]
     log.info("starting mongod on 127.0.0.1:%d (files in %s)", port, db_path)
     # stderr goes to a file, not a pipe: nobody drains a pipe while the server runs,
     # and a full one would block mongod on its next write.
-    stderr_path = data_dir / "mongod.stderr"
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )
-    mongo = LocalMongo(_url(port), port, True, data_dir, proc, lock_file)
+    proc = _launch(cmd, data_dir)
+    mongo = LocalMongo(_url(port), port, True, data_dir, proc, lock_file, owner, cmd)
     try:
-        _wait_primary(proc, port, log_path, stderr_path)
+        mongo.wait_ready()
     except BaseException:
         mongo.stop(timeout=10)
         raise
-    (data_dir / "mongod.json").write_text(
-        json.dumps({"port": port, "pid": proc.pid, "owner": owner, "ownerPid": os.getpid()})
-    )
+    _write_state(data_dir, port, proc.pid, owner)
     return mongo
+
+
+def _launch(cmd: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
+    # stderr goes to a file, not a pipe: nobody drains a pipe while the server runs,
+    # and a full one would block mongod on its next write.
+    with open(data_dir / "mongod.stderr", "wb") as stderr:
+        return subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+
+
+def _write_state(data_dir: Path, port: int, pid: int, owner: Owner | None) -> None:
+    (data_dir / "mongod.json").write_text(
+        json.dumps({"port": port, "pid": pid, "owner": owner, "ownerPid": os.getpid()})
+    )
 
 
 def _kill_orphan(data_dir: Path) -> None:
@@ -272,7 +330,8 @@ def _kill_orphan(data_dir: Path) -> None:
 
 
 def _wait_primary(
-    proc: subprocess.Popen[bytes], port: int, log_path: Path, stderr_path: Path, timeout: float = 60.0
+    proc: subprocess.Popen[bytes], port: int, log_path: Path, stderr_path: Path, timeout: float = 60.0,
+    *, abort: threading.Event | None = None,
 ) -> None:
     """Block until the node accepts writes, initiating or re-homing the replica set."""
     deadline = time.monotonic() + timeout
@@ -280,6 +339,8 @@ def _wait_primary(
     try:
         initiated = False
         while time.monotonic() < deadline:
+            if abort is not None and abort.is_set():
+                raise MongodError(f"stopped waiting for mongod on port {port}")
             if proc.poll() is not None:
                 try:
                     err = stderr_path.read_text(errors="replace").strip()

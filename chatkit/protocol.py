@@ -48,6 +48,7 @@ class Rest:
     CLEAR_CHAT: Final = CHATS + "/clear/{id}"
     BLOCK: Final = "/api/v1/actions/{id}/block"
     UNBLOCK: Final = "/api/v1/actions/{id}/unblock"
+    MEDIA: Final = "/api/v1/media/{id}"
     HEALTHZ: Final = "/healthz"
 
 
@@ -81,6 +82,13 @@ class Sentence:
     SHUTTING_DOWN: Final = "Server is shutting down"
     RETRY: Final = "Something went wrong, please retry"
     BODY_TOO_LARGE: Final = "Request body too large"
+    BODY_UNREADABLE: Final = "Request body could not be decoded (check its Content-Encoding)"
+    PACKET_TOO_LARGE: Final = "Event too large: at most 1 MB"
+    MALFORMED_PACKET: Final = "Malformed Socket.IO packet"
+    REQUEST_TOO_LARGE: Final = "Request line or headers too large"
+    BAD_METHOD: Final = "Unsupported HTTP method"
+    MALFORMED_REQUEST: Final = "Malformed HTTP request"
+    INTERNAL_ERROR: Final = "Internal server error"
     DATABASE_UNAVAILABLE: Final = "Database unavailable"
     DATABASE_RETRY: Final = "Database unavailable, please retry"
     # replies

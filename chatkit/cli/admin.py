@@ -15,7 +15,7 @@ from chatkit.domain.views import session_view, user_view
 from chatkit.services import Services
 from chatkit.storage.documents import SessionDoc, UserDoc
 
-app = typer.Typer(help="Operator commands: users, sessions, blocks, chats.", no_args_is_help=True)
+app = typer.Typer(help="Operator commands: users, sessions, blocks, chats, pushes.", no_args_is_help=True)
 users_app = typer.Typer(help="Create, inspect, deactivate and ban users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -179,6 +179,8 @@ def users_logout(ctx: typer.Context, user: str = typer.Argument(..., help="Email
     _done(target, as_json, f"ended {count} session(s) of {target['email']}", sessionsEnded=count)
 
 
-from chatkit.cli import admin_chats  # noqa: E402  (chat commands live in their own module)
+from chatkit.cli import admin_chats, admin_media, admin_pushes  # noqa: E402  (command groups live in their own modules)
 
 admin_chats.register(app)
+admin_pushes.register(app)
+admin_media.register(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,9 @@ PUSH_TOKEN_MAX = 4096
 LOGIN_PASSWORD_MAX = 1024  # bcrypt reads 72 bytes; this only bounds the work
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Letters and symbols that draw nothing: Hangul fillers and the blank Braille pattern.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def standing_problem(user: UserDoc | None) -> str | None:
@@ -69,14 +73,28 @@ def normalise_email(email: str) -> str:
 
 
 def clean_name(value: str, field: str) -> str:
-    value = value.strip()
+    """A name as others will see it: NFC, without bidi controls, with something visible.
+
+    Bidi controls (U+202E and friends) would let a name reverse the text shown after
+    it, and a name of only invisible characters (zero-width, format, combining marks,
+    fillers) would show as a blank sender; NFC makes the same name compare equal
+    however the client composed it.
+    """
+    value = _BIDI_CONTROLS.sub("", unicodedata.normalize("NFC", value)).strip()
     if not value:
         raise BadRequest(f"{field} must not be empty")
     if len(value) > NAME_MAX:
         raise BadRequest(f"{field} must be at most {NAME_MAX} characters")
     if _CONTROL.search(value):
         raise BadRequest(f"{field} must not contain control characters")
+    if not any(_visible(c) for c in value):
+        raise BadRequest(f"{field} must contain a visible character")
     return value
+
+
+def _visible(char: str) -> bool:
+    """True for a character that draws something on its own."""
+    return char not in _INVISIBLE_LETTERS and unicodedata.category(char)[0] not in "CZM"
 
 
 def _check_push_token(token: str | None) -> str | None:
@@ -101,7 +119,7 @@ class Accounts:
         self.codec = codec
         self.bcrypt_rounds = bcrypt_rounds
         self.open_registration = open_registration
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = throttle if throttle is not None else LoginThrottle()
 
     # --- self-service -------------------------------------------------------------
 
@@ -128,14 +146,17 @@ class Accounts:
         if len(password) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"password must be at most {LOGIN_PASSWORD_MAX} characters")
         address = email.strip().lower()
-        self.throttle.check(address, client)
-        user = await self.storage.users.by_email(address)
-        ok = await passwords.verify_password(password, user.get("password") if user else None,
-                                             self.bcrypt_rounds)
+        self.throttle.admit(address, client)  # before the password: a refused guess learns nothing
+        try:
+            user = await self.storage.users.by_email(address)
+            ok = await passwords.verify_password(password, user.get("password") if user else None,
+                                                 self.bcrypt_rounds)
+        except BaseException:
+            self.throttle.abandoned(address, client)  # no verdict: not a failed guess
+            raise
         if not ok or user is None:
-            self.throttle.failed(address, client)
-            raise Unauthorized(Sentence.BAD_LOGIN)
-        self.throttle.succeeded(address)
+            raise Unauthorized(Sentence.BAD_LOGIN)  # admit() already counted it
+        self.throttle.succeeded(address, client)
         self._check_standing(user)
         return user, await self._open_session(user, push_token)
 
@@ -255,6 +276,12 @@ class Accounts:
 
     async def set_password(self, user: UserDoc, password: str) -> UserDoc:
         return await self._set_password(user["_id"], password, field="password")
+
+    def unlock_logins(self, email: str) -> bool:
+        """Lift the login throttle on this account at once; True if it held any failures.
+
+        In-memory, so it acts in the server process that holds the throttle."""
+        return self.throttle.unlock(email.strip().lower())
 
     async def logout_everywhere(self, user: UserDoc) -> int:
         return await self.storage.sessions.revoke_all(user["_id"])

@@ -39,5 +39,15 @@ class PayloadTooLarge(ChatkitError):
     status = 413
 
 
+class UnsupportedMediaType(ChatkitError):
+    status = 415
+
+
 class TooManyRequests(ChatkitError):
+    """``retry_after``: whole seconds until a retry can succeed (REST sends ``Retry-After``)."""
+
     status = 429
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

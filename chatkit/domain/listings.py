@@ -14,6 +14,7 @@ from bson import ObjectId
 
 from chatkit.domain.access import ChatAccess, cutoff, other_participant
 from chatkit.domain.inputs import check_search
+from chatkit.domain.media_urls import MediaUrls
 from chatkit.domain.presence import Presence
 from chatkit.domain.receipts import Receipts
 from chatkit.domain.views import View, chat_view, directory_entry, listing_view, message_view
@@ -35,8 +36,10 @@ class ChatOverview:
 
 
 class Listings:
-    def __init__(self, storage: Storage, access: ChatAccess, presence: Presence, receipts: Receipts) -> None:
+    def __init__(self, storage: Storage, access: ChatAccess, presence: Presence, receipts: Receipts,
+                 urls: MediaUrls) -> None:
         self.storage = storage
+        self.urls = urls
         self.access = access
         self.presence = presence
         self.receipts = receipts
@@ -48,7 +51,7 @@ class Listings:
             user["_id"], search=check_search(search), skip=(page - 1) * limit, limit=limit,
             last_messages=last_messages,
         )
-        return [listing_view(row, user, online=self._online(row.peer["_id"])) for row in rows], total
+        return [listing_view(row, user, self.urls, online=self._online(row.peer["_id"])) for row in rows], total
 
     async def get_chat(self, user: UserDoc, chat_id: ObjectId, *, last_messages: int) -> View:
         chat = await self.access.chat(user["_id"], chat_id)
@@ -58,7 +61,7 @@ class Listings:
             self.storage.messages.latest(chat_id, cutoff(chat, user["_id"]), last_messages),
         )
         peer: UserDoc = other or {"_id": other_id, "isActive": False}  # an account deleted under us
-        return chat_view(chat_id, user, peer, messages, online=self._online(other_id))
+        return chat_view(chat_id, user, peer, messages, self.urls, online=self._online(other_id))
 
     async def list_messages(
         self, user_id: ObjectId, chat_id: ObjectId, *, page: int, limit: int, search: str | None,
@@ -70,7 +73,7 @@ class Listings:
             chat_id, after=cutoff(chat, user_id), search=check_search(search), start=start, end=end,
             skip=(page - 1) * limit, limit=limit,
         )
-        return [message_view(m, user_id) for m in docs], total
+        return [message_view(m, user_id, urls=self.urls) for m in docs], total
 
     async def list_users(self, user_id: ObjectId, *, search: str | None, page: int, limit: int) -> Page:
         """Other active users, for starting a chat."""

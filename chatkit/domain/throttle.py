@@ -1,63 +1,156 @@
-"""Slow down password guessing: too many failed logins answer 429 for a while.
+"""Slow password guessing down to a few tries a minute without locking anyone out for long.
 
-Failures are counted per account (the email tried) and per client address, in a
-sliding window held in memory; a success clears the account's count. A locked account
-is refused before its password is checked, so guessing gains nothing while locked.
+Failed logins fill three leaky buckets, the way Synapse's ``rc_login`` limits logins:
+one per client address, one per account (the email tried) and one per address and
+account together. Each bucket drains at a steady rate and holds at most ``burst``
+failures; an attempt is refused (429, with the seconds to wait) while any of its
+buckets is full, *before* the password is checked, so a refused guess learns nothing.
+
+An attempt counts as a failure from the moment it is admitted and is refunded when the
+password turns out right: a burst of concurrent guesses cannot all slip past the
+check while their passwords are still being hashed.
+
+The defaults, for ``retry_seconds`` T = 20 (``CHATKIT_LOGIN_RETRY_SECONDS``):
+
+- address + account: burst 5, then one try every T (3 a minute). Someone who mistypes
+  their password five times waits 20 seconds, not 15 minutes.
+- account: burst 20, then one every T/2 (6 a minute). One address alone (3 a minute)
+  never fills it, so the owner, from another address, is not locked out by a single
+  guesser; it takes a guessing network, and once it stops the owner waits at most T/2
+  seconds. (While a network keeps guessing, each slot that drains goes to whoever asks
+  first: the price of capping distributed guessing at 6 a minute.)
+- address: burst 10, then one every T/4 (12 a minute) over all accounts. Spraying one
+  password over many accounts from one address is slowed the same way, while the
+  people behind a shared address (an office NAT) wait at most T/4 seconds.
+
+A success forgets that address's misses for that account, in all three buckets: they
+were the owner mistyping, and that address knows the password anyway. Misses from other
+addresses, or for other accounts, stay counted: a success says nothing about them. An
+operator can empty an account's buckets at once with :meth:`LoginThrottle.unlock`.
+
+Buckets live in memory. Empty ones are swept once the table grows, and past
+``max_keys`` the least recently used are dropped, so a flood of distinct emails or
+addresses cannot exhaust memory.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from chatkit.domain.errors import TooManyRequests
 
-PRUNE_ABOVE = 10_000  # keys held before expired ones are swept
+PRUNE_ABOVE = 10_000  # buckets held before empty ones are swept
+MAX_KEYS = 200_000  # buckets held at most; the least recently used go first
+DEFAULT_RETRY_SECONDS = 20.0
+_SLACK = 1e-9  # float error in drained levels must not cost a whole extra second
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A leaky bucket's shape: ``burst`` failures at once, then one per ``1/per_second`` s."""
+
+    per_second: float
+    burst: int
+
+
+@dataclass
+class _Bucket:
+    level: float
+    at: float  # clock reading when ``level`` was last computed
+
+    def drained(self, rate: Rate, now: float) -> float:
+        return max(0.0, self.level - (now - self.at) * rate.per_second)
+
+
+def rates_for(retry_seconds: float) -> tuple[Rate, Rate, Rate]:
+    """The (address, account, address + account) rates for one try per ``retry_seconds``."""
+    return (Rate(4 / retry_seconds, 10), Rate(2 / retry_seconds, 20), Rate(1 / retry_seconds, 5))
 
 
 class LoginThrottle:
-    def __init__(self, *, per_account: int = 10, per_client: int = 50, window_seconds: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_account = per_account
-        self.per_client = per_client
-        self.window = window_seconds
+    def __init__(self, *, retry_seconds: float = DEFAULT_RETRY_SECONDS,
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
+        address, account, pair = rates_for(retry_seconds)
+        self._rates = {"address": address, "account": account, "pair": pair}
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._max_keys = max_keys
+        self._prune_at = PRUNE_ABOVE
+        self._buckets: dict[Key, _Bucket] = {}  # oldest update first
 
-    def check(self, email: str, client: str | None) -> None:
-        """Raise ``TooManyRequests`` if this account or client is locked out right now."""
-        for key, limit in self._keys(email, client):
-            recent = self._recent(key)
-            if len(recent) >= limit:
-                minutes = max(1, math.ceil((recent[0] + self.window - self._clock()) / 60))
-                raise TooManyRequests(f"Too many failed logins, try again in {minutes} minute(s)")
-
-    def failed(self, email: str, client: str | None) -> None:
+    def admit(self, email: str, client: str | None) -> None:
+        """Refuse with ``TooManyRequests`` while a bucket is full; else count this attempt
+        as a failure until :meth:`succeeded` or :meth:`abandoned` says otherwise."""
         now = self._clock()
-        for key, _ in self._keys(email, client):
-            self._failures.setdefault(key, deque()).append(now)
-        if len(self._failures) > PRUNE_ABOVE:  # many distinct guesses: forget expired ones
-            for key in list(self._failures):
-                self._recent(key)
+        wait = 0.0
+        for key in self._keys(email, client):
+            rate = self._rates[key[0]]
+            bucket = self._buckets.get(key)
+            level = bucket.drained(rate, now) if bucket else 0.0
+            if level + 1 > rate.burst + _SLACK:
+                wait = max(wait, (level + 1 - rate.burst) / rate.per_second)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait - _SLACK))
+            raise TooManyRequests(
+                f"Too many failed logins, try again in {seconds} second{'s' if seconds != 1 else ''}",
+                retry_after=seconds,
+            )
+        for key in self._keys(email, client):
+            self._add(key, 1.0, now)
+        self._prune(now)
 
-    def succeeded(self, email: str) -> None:
-        self._failures.pop("account:" + email, None)
-
-    def _keys(self, email: str, client: str | None) -> list[tuple[str, int]]:
-        keys = [("account:" + email, self.per_account)]
+    def succeeded(self, email: str, client: str | None) -> None:
+        """The password was right: refund the attempt and forget this address's misses
+        for this account."""
+        now = self._clock()
+        misses = 1.0
         if client:
-            keys.append(("client:" + client, self.per_client))
-        return keys
+            pair = self._buckets.pop(("pair", client, email), None)
+            if pair is not None:
+                misses = pair.drained(self._rates["pair"], now)  # this attempt included
+        self._refund(email, client, misses, now)
 
-    def _recent(self, key: str) -> deque[float]:
-        entries = self._failures.get(key)
-        if entries is None:
-            return deque()
-        horizon = self._clock() - self.window
-        while entries and entries[0] <= horizon:
-            entries.popleft()
-        if not entries:
-            del self._failures[key]
-        return entries
+    def abandoned(self, email: str, client: str | None) -> None:
+        """The attempt ended with no verdict on the password (e.g. the database was down)."""
+        self._refund(email, client, 1.0, self._clock())
+
+    def _refund(self, email: str, client: str | None, amount: float, now: float) -> None:
+        for key in self._keys(email, client):
+            if key in self._buckets:
+                self._add(key, -amount, now)
+
+    def unlock(self, email: str) -> bool:
+        """Forget every failure recorded for this account (from any address); True if any was."""
+        keys = [k for k in self._buckets if k[-1] == email and k[0] in ("account", "pair")]
+        for key in keys:
+            del self._buckets[key]
+        return bool(keys)
+
+    def _keys(self, email: str, client: str | None) -> Iterator[Key]:
+        yield ("account", email)
+        if client:
+            yield ("address", client)
+            yield ("pair", client, email)
+
+    def _add(self, key: Key, amount: float, now: float) -> None:
+        bucket = self._buckets.pop(key, None)
+        level = bucket.drained(self._rates[key[0]], now) if bucket else 0.0
+        self._buckets[key] = _Bucket(max(0.0, level + amount), now)  # re-inserted: now the newest
+
+    def _prune(self, now: float) -> None:
+        """Sweep empty buckets when the table has doubled since the last sweep (so the cost
+        per attempt stays constant), and drop the least recently used past ``max_keys``."""
+        if len(self._buckets) > self._prune_at:
+            for key in [k for k, b in self._buckets.items() if b.drained(self._rates[k[0]], now) == 0.0]:
+                del self._buckets[key]
+            self._prune_at = max(PRUNE_ABOVE, 2 * len(self._buckets))
+        while len(self._buckets) > self._max_keys:
+            del self._buckets[next(iter(self._buckets))]
+
+    def __len__(self) -> int:
+        """How many buckets are held (for tests of the memory bound)."""
+        return len(self._buckets)

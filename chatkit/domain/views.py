@@ -11,6 +11,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from chatkit.domain.media_urls import MediaUrls, media_path
 from chatkit.storage.documents import ChatDoc, ChatListingRow, MessageDoc, SessionDoc, UserDoc
 from chatkit.wire import iso
 
@@ -46,14 +47,24 @@ def session_view(session: SessionDoc) -> View:
             "expiresAt": session.get("expiresAt"), "hasPushToken": bool(session.get("notificationToken"))}
 
 
-def message_view(msg: MessageDoc, viewer: ObjectId) -> View:
-    """A message as ``viewer`` sees it, in events and REST pages alike."""
+def message_view(msg: MessageDoc, viewer: ObjectId, *, urls: MediaUrls | None = None) -> View:
+    """A message as ``viewer`` sees it, in events and REST pages alike.
+
+    An image's ``content`` is served as a freshly signed URL (``urls``); the stored
+    value is the canonical path. Only ``Label`` lines are built without ``urls``.
+    """
+    content = msg.get("content")
+    media = msg.get("media")
+    # Only a file stored for this very message is signed: a client may send any text as
+    # an image's content (the original apps send URLs they host), never a key to a file.
+    if urls is not None and media is not None and content == media_path(media):
+        content = urls.public(content)
     return {
         "_id": str(msg["_id"]),
         "chat": str(msg["chat"]),
         "sender": str(msg["sender"]),
         "receiver": {"_id": str(msg["receiver"])} if msg.get("receiver") else None,
-        "content": msg.get("content"),
+        "content": content,
         "type": msg.get("type", "text"),
         "isDelivered": bool(msg.get("isDelivered")),
         "isRead": bool(msg.get("isRead")),
@@ -83,28 +94,30 @@ def block_flags(me: UserDoc, other: UserDoc) -> View:
     return {"blocked": by_me or by_other, "blockedByMe": by_me, "blockedByOtherUser": by_other}
 
 
-def chat_view(chat_id: ObjectId, me: UserDoc, peer: UserDoc, messages: list[MessageDoc], *, online: bool) -> View:
+def chat_view(chat_id: ObjectId, me: UserDoc, peer: UserDoc, messages: list[MessageDoc], urls: MediaUrls, *,
+              online: bool) -> View:
     """One chat as ``me`` sees it (``GET /chats/:id``; listings add their fields)."""
     return {
         "_id": str(chat_id),
         "to": peer_view(peer, online=online),
         **block_flags(me, peer),
-        "messages": [message_view(m, me["_id"]) for m in messages],
+        "messages": [message_view(m, me["_id"], urls=urls) for m in messages],
     }
 
 
-def listing_view(row: ChatListingRow, me: UserDoc, *, online: bool) -> View:
+def listing_view(row: ChatListingRow, me: UserDoc, urls: MediaUrls, *, online: bool) -> View:
     """A chat in ``GET /chats``: the chat view, the unread count and the last activity."""
     return {
-        **chat_view(row.chat["_id"], me, row.peer, row.last_messages, online=online),
+        **chat_view(row.chat["_id"], me, row.peer, row.last_messages, urls, online=online),
         "unreadMessagesCount": row.unread_count,
         "lastMessageCreatedAt": row.chat.get("lastMessageAt"),
     }
 
 
-def new_chat_view(chat: ChatDoc, msg: MessageDoc, me: UserDoc, other: UserDoc, sender: UserDoc) -> View:
+def new_chat_view(chat: ChatDoc, msg: MessageDoc, me: UserDoc, other: UserDoc, sender: UserDoc,
+                  urls: MediaUrls) -> View:
     """``new-chat`` for ``me``: the chat's first message visible to them, ``to`` the other side."""
-    view = message_view(msg, me["_id"])
+    view = message_view(msg, me["_id"], urls=urls)
     incoming_unread = msg["receiver"] == me["_id"] and not msg["isRead"]
     return {
         "_id": str(chat["_id"]),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from chatkit.protocol import Rest, Sentence
-from chatkit.server import routes_auth, routes_chats
+from chatkit.server import routes_auth, routes_chats, routes_media
 from chatkit.server.context import SERVICES
 from chatkit.server.http import error_middleware, failure
 from chatkit.server.live_admin import LiveAdmin
-from chatkit.server.sockets import SocketGateway, SocketNotifier, new_socket_server
+from chatkit.server.sio_server import new_socket_server
+from chatkit.server.sockets import SocketGateway, SocketNotifier
 from chatkit.services import build_services
 from chatkit.settings import Settings
 from chatkit.storage.database import Storage
@@ -37,9 +40,15 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
     app.router.add_get(Rest.HEALTHZ, healthz)
     app.add_routes(routes_auth.routes)
     app.add_routes(routes_chats.routes)
+    app.add_routes(routes_media.routes)
+    app.on_startup.append(_start_pushes)  # first: a bad Firebase key stops the start before anything runs
     app.on_startup.append(_start_live_admin)
     app.on_shutdown.append(_drain)
     return app
+
+
+async def _start_pushes(app: web.Application) -> None:
+    await app[SERVICES].push_sender.start()
 
 
 async def _start_live_admin(app: web.Application) -> None:
@@ -48,5 +57,8 @@ async def _start_live_admin(app: web.Application) -> None:
 
 async def _drain(app: web.Application) -> None:
     """Runs after the listening socket closed: finish socket work, then hang up."""
-    await app[GATEWAY].drain(app[SERVICES].settings.shutdown_timeout)
+    services = app[SERVICES]
+    timeout = services.settings.shutdown_timeout
+    # Side by side, each within the timeout: pushes queued meanwhile wait in the database.
+    await asyncio.gather(app[GATEWAY].drain(timeout), services.push_sender.stop(timeout))
     await app[LIVE_ADMIN].stop()

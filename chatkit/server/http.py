@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from chatkit.domain.accounts import AuthContext
-from chatkit.domain.errors import BadRequest, ChatkitError, PayloadTooLarge
+from chatkit.domain.errors import BadRequest, ChatkitError, PayloadTooLarge, TooManyRequests
 from chatkit.protocol import Sentence
 from chatkit.server.context import SERVICES
 from chatkit.server.payloads import Schema
@@ -37,12 +37,27 @@ def failure(status: int, message: str) -> web.Response:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as ``{success:false, message}``; no traceback ever does."""
+    response = await _answer(request, handler)
+    if isinstance(request.content.exception(), web.RequestPayloadError):
+        _abandon_body(request, response)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except TooManyRequests as exc:
+        response = failure(exc.status, exc.message)
+        if exc.retry_after is not None:  # for clients that back off by the header
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except ChatkitError as exc:
         return failure(exc.status, exc.message)
     except web.HTTPRequestEntityTooLarge:
         return failure(413, Sentence.BODY_TOO_LARGE)
+    except web.RequestPayloadError:
+        log.warning("unreadable request body on %s %s", request.method, request.path)
+        return failure(400, Sentence.BODY_UNREADABLE)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -53,6 +68,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return failure(503, Sentence.DATABASE_RETRY)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return failure(500, "Internal server error")
+
+
+def _abandon_body(request: web.Request, response: web.StreamResponse) -> None:
+    """Give up a body aiohttp could not decode (``Content-Encoding: gzip`` on bytes that
+    are not gzip, a broken chunk), whether or not the handler read it; close the
+    connection after the reply.
+
+    The stream cannot go on past such a body; left as it is, aiohttp would try to drain
+    it after the reply, hit the same error again and log it with a traceback.
+    """
+    request.content.feed_eof()
+    response.force_close()
 
 
 async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:

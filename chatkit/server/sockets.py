@@ -15,7 +15,6 @@ from typing import Any
 
 import socketio
 from aiohttp import web
-from socketio import packet
 
 from chatkit.domain.accounts import AuthContext
 from chatkit.domain.errors import ChatkitError
@@ -41,36 +40,6 @@ CHAT_ONLY = Schema(required={"chatId": str})
 MESSAGE_ONLY = Schema(required={"messageId": str})
 
 Handler = Callable[[AuthContext, str, dict[str, Any]], Awaitable[Ack | None]]
-
-
-class SocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped base
-    """python-socketio's server, refusing lifecycle names sent as events.
-
-    python-socketio routes a client event named ``connect`` or ``disconnect`` to the
-    handlers registered under those names: a client could make the server forget its
-    socket, or re-authenticate it as someone else. Such events (and names that are not
-    strings) are answered with an ``error`` and a failed ack, and go no further.
-    """
-
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]) -> None:
-        name = data[0] if data else None
-        if isinstance(name, str) and name not in Event.RESERVED:
-            await super()._handle_event(eio_sid, namespace, id, data)
-            return
-        namespace = namespace or "/"
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if sid is None or not self.manager.is_connected(sid, namespace):
-            return
-        message = f"Reserved event name: {name}" if isinstance(name, str) else "Event name must be a string"
-        await self.emit(Event.ERROR, {"message": message}, to=sid, namespace=namespace)
-        if id is not None:
-            await self._send_packet(eio_sid, self.packet_class(
-                packet.ACK, namespace=namespace, id=id, data=[{"success": False, "message": message}]))
-
-
-def new_socket_server() -> SocketServer:
-    return SocketServer(async_mode="aiohttp", async_handlers=False, cors_allowed_origins="*",
-                        logger=False, engineio_logger=False)
 
 
 class SocketNotifier:
@@ -118,6 +87,11 @@ class SocketGateway:
             ctx = await self.services.accounts.authenticate(token)
         except ChatkitError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        except Exception as exc:  # else python-socketio answers nothing: the client waits in vain
+            if not is_unavailable(exc):
+                raise
+            log.warning("database unavailable for a socket connect: %s", type(exc).__name__)
+            raise socketio.exceptions.ConnectionRefusedError(Sentence.DATABASE_RETRY) from None
         user_key = str(ctx.user_id)
         self.connections[sid] = ctx
         await self.sio.enter_room(sid, user_key)
@@ -167,8 +141,12 @@ class SocketGateway:
             log.warning("sockets still busy after %.0fs; closing anyway", timeout)
         for sid in list(self.connections):
             await self.sio.disconnect(sid)
-        if self.sio.eio.sockets:
-            await self.sio.eio.disconnect()
+        # Queue each engine.io socket's CLOSE without waiting for it to be sent: engine.io's
+        # own disconnect() waits for every socket's queue to drain, and the queue of a
+        # long-poll client that has gone away never does (SIGTERM then hung for good).
+        for eio_socket in list(self.sio.eio.sockets.values()):
+            await eio_socket.close(wait=False)
+        self.sio.eio.sockets.clear()
         await self.sio.shutdown()
         for task in list(self._tasks):
             task.cancel()

@@ -24,6 +24,7 @@ from chatkit.storage.documents import Query, RelayDoc, UserDoc
 log = logging.getLogger(__name__)
 
 RETRY_DELAY = 0.5
+MAX_AWAIT = 1.0  # seconds a getMore waits for a change (MongoDB's own default)
 _NO_CHANGE_STREAMS = (40573, 136)  # not a replica set / change streams disabled
 _PIPELINE: list[Query] = [{"$match": {"$or": [
     {"operationType": {"$in": ["update", "replace", "delete"]}, "ns.coll": {"$in": ["users", "sessions"]}},
@@ -62,24 +63,48 @@ class ChangeFeed:
         self.db = db
 
     async def follow(self) -> AsyncIterator[Change]:
-        """Every relevant change from now on, forever; resumes across interruptions."""
+        """Every relevant change from now on, forever; resumes across interruptions.
+
+        Each wait is one short ``getMore`` (``try_next``) that fits in the client's
+        per-operation time limit: iterating with ``async for`` would hold the whole wait
+        for the next change to that limit, and fail every few seconds on a quiet
+        database. While the database is away the stream is reopened every
+        ``RETRY_DELAY`` from the last resume token, logged once per outage.
+        """
         resume: Any = None
+        outage = False
         while True:
             try:
-                async with await self.db.watch(_PIPELINE, resume_after=resume, full_document="updateLookup") as stream:
-                    async for event in stream:
-                        resume = stream.resume_token
-                        change = _decode(event)
+                async with await self.db.watch(_PIPELINE, resume_after=resume, full_document="updateLookup",
+                                               max_await_time_ms=self._await_ms()) as stream:
+                    # The token of "now", at once: an outage during the first wait must
+                    # resume from here, not from whenever the stream is reopened.
+                    resume = stream.resume_token or resume
+                    if outage:
+                        log.info("change stream resumed")
+                        outage = False
+                    while stream.alive:
+                        event = await stream.try_next()
+                        resume = stream.resume_token or resume
+                        change = None if event is None else _decode(event)
                         if change is not None:
                             yield change
-            except OperationFailure as exc:
-                if exc.code in _NO_CHANGE_STREAMS:
-                    raise ChangeStreamsUnsupported(str(exc)) from None
-                log.warning("change stream failed (%s); restarting", exc)
-                resume = None
+                    resume = None  # invalidated (the database was dropped): no resuming past that
             except PyMongoError as exc:
-                log.warning("change stream interrupted (%s); resuming", exc.__class__.__name__)
+                if isinstance(exc, OperationFailure) and not exc.timeout:  # refused, not unreachable
+                    if exc.code in _NO_CHANGE_STREAMS:
+                        raise ChangeStreamsUnsupported(str(exc)) from None
+                    log.warning("change stream failed (%s); restarting", exc)
+                    resume = None
+                elif not outage:
+                    log.warning("change stream interrupted (%s); resuming", exc.__class__.__name__)
+                    outage = True
             await asyncio.sleep(RETRY_DELAY)
+
+    def _await_ms(self) -> int | None:
+        """How long one ``getMore`` waits for a change: well inside the operation limit."""
+        limit = self.db.client.options.timeout
+        return None if limit is None else max(1, int(min(MAX_AWAIT, limit / 2) * 1000))
 
 
 def _decode(event: Query) -> Change | None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect, ConnectionFailure, PyMongoError, WaitQueueTimeoutError
 
 from chatkit.errors import OperatorError
 from chatkit.storage.changes import ChangeFeed
 from chatkit.storage.chats import ChatStore
+from chatkit.storage.media import MediaStore
 from chatkit.storage.messages import MessageStore
 from chatkit.storage.migrations import migrate
 from chatkit.storage.pushes import PushStore
@@ -21,6 +25,10 @@ from chatkit.storage.sessions import SessionStore
 from chatkit.storage.users import UserStore
 
 log = logging.getLogger(__name__)
+
+
+APP_NAME = "chatkit"  # how this server's connections show in MongoDB's logs and currentOp
+CLOSE_TIMEOUT = 1.0  # seconds closing the client may take; a paused server never answers endSessions
 
 
 class DatabaseUnreachable(OperatorError):
@@ -61,22 +69,35 @@ class Storage:
         self.messages = MessageStore(self.db["messages"])
         self.pushes = PushStore(self.db["pushes"])
         self.relays = RelayStore(self.db["relays"])
+        self.media = MediaStore(self.db)
         self.changes = ChangeFeed(self.db)
 
     @classmethod
-    async def connect(cls, url: str, db_name: str, *, timeout: float = 5.0) -> Storage:
-        """Connect and prove the server answers, failing within ``timeout`` seconds."""
+    async def connect(
+        cls, url: str, db_name: str, *, timeout: float = 5.0, operation_timeout: float | None = None
+    ) -> Storage:
+        """Connect and prove the server answers, failing within ``timeout`` seconds.
+
+        ``operation_timeout`` (seconds) bounds every later operation (PyMongo's
+        client-side operation timeout, ``timeoutMS``): a server that is down, paused or
+        unreachable then costs a request that long and an error ``is_unavailable``
+        recognises, never an unbounded wait. None keeps PyMongo's defaults (the admin CLI).
+        """
         ms = int(timeout * 1000)
+        limit: dict[str, Any] = {} if operation_timeout is None else {
+            "timeoutMS": max(1, round(operation_timeout * 1000))}
         try:
             client: AsyncMongoClient[Any] = AsyncMongoClient(
-                url, tz_aware=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
+                url, tz_aware=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, appname=APP_NAME,
+                **limit,
             )
         except (PyMongoError, ValueError, TypeError) as exc:  # InvalidURI, ConfigurationError, ...
             raise DatabaseUnreachable(f"invalid MongoDB URL {redact_url(url)}: {exc}") from None
         try:
-            await client.admin.command("ping")
+            with pymongo.timeout(timeout):  # the reachability check keeps its own limit
+                await client.admin.command("ping")
         except PyMongoError as exc:
-            await client.close()
+            await _close(client)
             raise DatabaseUnreachable(
                 f"cannot reach MongoDB at {redact_url(url)} within {timeout:.0f}s: {exc.__class__.__name__}"
             ) from None
@@ -96,4 +117,27 @@ class Storage:
         return True
 
     async def close(self) -> None:
-        await self.client.close()
+        await _close(self.client)
+
+
+@contextlib.contextmanager
+def without_time_limit() -> Iterator[None]:
+    """Lift the per-operation limit for the block (start-up index builds and migrations,
+    which may rightly take minutes on a large database). Server selection still gives up
+    after the connect timeout, so an unreachable server is reported, not waited on."""
+    with pymongo.timeout(0):  # 0: no deadline, as timeoutMS=0 means in the CSOT spec
+        yield
+
+
+async def _close(client: AsyncMongoClient[Any]) -> None:
+    """Close ``client`` within ``CLOSE_TIMEOUT``.
+
+    ``close()`` ends the client's server sessions with an ``endSessions`` command that
+    is not held to ``timeoutMS``: against a paused or unresponsive server it waits
+    forever, which used to hang shutdown. The sessions expire on the server anyway.
+    """
+    try:
+        with pymongo.timeout(CLOSE_TIMEOUT):
+            await asyncio.wait_for(client.close(), CLOSE_TIMEOUT + 1)
+    except TimeoutError:
+        log.warning("closing the MongoDB client took over %.0fs; leaving it", CLOSE_TIMEOUT)

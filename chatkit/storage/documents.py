@@ -72,19 +72,38 @@ class MessageDoc(TypedDict, total=False):
     isDelivered: bool
     isRead: bool
     clientId: str
+    media: ObjectId  # image messages: the stored file (``content`` is its canonical path)
     createdAt: datetime
     updatedAt: datetime
 
 
 class PushDoc(TypedDict, total=False):
+    """One notification in the outbox (see ``chatkit.domain.push``): queued, then claimed
+    by a sender (``sending``), then ``sent`` or ``failed``; or only ``recorded`` where
+    no Firebase credentials are configured. Older documents lack the delivery fields."""
+
     _id: ObjectId
     userId: ObjectId
-    tokens: list[str]
+    chatId: ObjectId
+    tokens: list[str]  # the devices still to deliver to (emptied once settled)
+    tokenCount: int  # devices it was meant for when queued
     title: str
     body: str
+    image: str | None
     data: dict[str, str]
     status: str
+    count: int  # messages it stands for (later ones of the same chat merged in)
+    attempts: int
+    dueAt: datetime  # when a sender may (re)claim it: queued, retry, or a lapsed claim
+    claim: ObjectId  # the sender attempt holding it while ``sending``
+    lastAttemptAt: datetime
+    delivered: int  # devices that got it
+    removed: int  # devices whose token FCM reported unregistered or invalid (token dropped)
+    rejected: int  # devices FCM refused it for otherwise
+    reason: str | None  # why it failed, or why the last attempt did
     createdAt: datetime
+    updatedAt: datetime
+    finishedAt: datetime
 
 
 class RelayDoc(TypedDict, total=False):

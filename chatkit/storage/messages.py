@@ -31,6 +31,7 @@ class MessageStore:
                    name="unread", partialFilterExpression={"isRead": False}),
         IndexModel([("sender", ASCENDING), ("clientId", ASCENDING)], unique=True, name="client_id",
                    partialFilterExpression={"clientId": {"$type": "string"}}),
+        IndexModel([("media", ASCENDING)], name="media", sparse=True),
     ]
 
     def __init__(self, collection: AsyncCollection[MessageDoc]) -> None:
@@ -44,8 +45,12 @@ class MessageStore:
         doc["_id"] = result.inserted_id
         return doc
 
-    async def delete(self, message_id: ObjectId) -> None:
-        await self.col.delete_one({"_id": message_id})
+    async def insert_many(self, docs: list[MessageDoc]) -> None:
+        """Insert in order; each doc carries its ``_id`` already, so a failure can be undone."""
+        await self.col.insert_many(docs, ordered=True)
+
+    async def delete_ids(self, message_ids: list[ObjectId]) -> None:
+        await self.col.delete_many({"_id": {"$in": message_ids}})
 
     async def by_id(self, message_id: ObjectId) -> MessageDoc | None:
         return await self.col.find_one({"_id": message_id})

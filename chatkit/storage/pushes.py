@@ -1,29 +1,107 @@
-"""The ``pushes`` outbox: every push notification chatkit decided to send.
+"""The ``pushes`` collection: the durable queue of push notifications, and their record.
 
-Written before any attempt to send, so a push survives a crash or a Firebase outage,
-and a deployment without Firebase still shows what would have been sent.
+A notification is written here before any attempt to send it, so it survives a crash,
+a restart or a Firebase outage; senders take it with an atomic claim that lapses after a
+lease, so a sender that dies mid-send leaves it to be claimed again. A deployment
+without Firebase still shows here what would have been sent.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, Final
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from chatkit.storage.documents import PushDoc
+from chatkit.storage.documents import PushDoc, Query
+
+QUEUED: Final = "queued"  # waiting for a sender (first try, or a retry after ``dueAt``)
+SENDING: Final = "sending"  # claimed by a sender until ``dueAt`` (the lease)
+SENT: Final = "sent"  # at least one device got it
+FAILED: Final = "failed"  # given up; ``reason`` says why
+RECORDED: Final = "recorded"  # no Firebase configured: kept as a record, never sent
+LEGACY_RECORDED: Final = "outbox"  # what chatkit wrote before it could send
+STATUSES: Final = (QUEUED, SENDING, SENT, FAILED, RECORDED)
 
 
 class PushStore:
     INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("status", ASCENDING), ("createdAt", ASCENDING)], name="by_status"),
         IndexModel([("userId", ASCENDING), ("createdAt", DESCENDING)], name="by_user"),
+        IndexModel([("status", ASCENDING), ("dueAt", ASCENDING)], name="due"),
+        IndexModel([("userId", ASCENDING), ("chatId", ASCENDING), ("createdAt", DESCENDING)], name="by_user_chat"),
+        # At most one not-yet-tried push per recipient and chat: later messages merge into it.
+        IndexModel([("userId", ASCENDING), ("chatId", ASCENDING)], unique=True, name="one_fresh_per_chat",
+                   partialFilterExpression={"status": QUEUED, "attempts": 0}),
     ]
 
     def __init__(self, collection: AsyncCollection[PushDoc]) -> None:
         self.col = collection
 
     async def insert(self, doc: PushDoc) -> PushDoc:
+        """Raises ``DuplicateKeyError`` if a fresh queued push of the same chat appeared meanwhile."""
         result = await self.col.insert_one(doc)
         doc["_id"] = result.inserted_id
         return doc
+
+    async def merge_into_fresh(self, user_id: ObjectId, chat_id: ObjectId, fields: Query) -> bool:
+        """Fold one more message into the chat's not-yet-tried push, if there is one."""
+        result = await self.col.update_one(
+            {"userId": user_id, "chatId": chat_id, "status": QUEUED, "attempts": 0},
+            {"$set": fields, "$inc": {"count": 1}},
+        )
+        return result.matched_count > 0
+
+    async def last_attempt_at(self, user_id: ObjectId, chat_id: ObjectId) -> datetime | None:
+        """When a push of this chat to this user was last handed to a sender."""
+        doc = await self.col.find_one(
+            {"userId": user_id, "chatId": chat_id, "lastAttemptAt": {"$ne": None}},
+            {"lastAttemptAt": 1}, sort=[("createdAt", DESCENDING)],
+        )
+        return doc.get("lastAttemptAt") if doc else None
+
+    async def claim(self, at: datetime, lease_until: datetime) -> PushDoc | None:
+        """Take the most overdue push (queued, or a claim whose lease lapsed), atomically."""
+        return await self.col.find_one_and_update(
+            {"status": {"$in": [QUEUED, SENDING]}, "dueAt": {"$lte": at}},
+            {"$set": {"status": SENDING, "claim": ObjectId(), "dueAt": lease_until, "lastAttemptAt": at,
+                      "updatedAt": at},
+             "$inc": {"attempts": 1}},
+            sort=[("dueAt", ASCENDING)], return_document=ReturnDocument.AFTER,
+        )
+
+    async def settle(self, push: PushDoc, fields: Query, counts: dict[str, int]) -> bool:
+        """Record an attempt's outcome, if this attempt still holds the claim."""
+        update: dict[str, Any] = {"$set": fields}
+        if counts:
+            update["$inc"] = counts
+        result = await self.col.update_one({"_id": push["_id"], "claim": push["claim"], "status": SENDING}, update)
+        return result.matched_count > 0
+
+    async def release(self, push: PushDoc, at: datetime) -> None:
+        """Give a claimed push back to the queue at once (the sender is stopping)."""
+        await self.col.update_one(
+            {"_id": push["_id"], "claim": push["claim"], "status": SENDING},
+            {"$set": {"status": QUEUED, "dueAt": at, "updatedAt": at}},
+        )
+
+    async def listing(self, user_id: ObjectId | None, statuses: list[str] | None,
+                      limit: int) -> tuple[list[PushDoc], int]:
+        """Newest first, with how many match in all; never the device tokens themselves
+        (``tokenCount`` stands in for them, also for documents older than that field)."""
+        match: Query = {}
+        if user_id is not None:
+            match["userId"] = user_id
+        if statuses is not None:
+            match["status"] = {"$in": statuses}
+        pipeline: list[Query] = [
+            {"$match": match}, {"$sort": {"createdAt": -1, "_id": -1}}, {"$limit": limit},
+            {"$set": {"tokenCount": {"$ifNull": ["$tokenCount", {"$size": {"$ifNull": ["$tokens", []]}}]}}},
+            {"$unset": "tokens"},
+        ]
+        cursor = await self.col.aggregate(pipeline)
+        docs = await cursor.to_list(None)
+        total = await self.col.count_documents(match)
+        return docs, total

@@ -94,3 +94,11 @@ class SessionStore:
             {"notificationToken": 1},
         )
         return [doc["notificationToken"] async for doc in cursor]
+
+    async def drop_push_tokens(self, tokens: list[str]) -> int:
+        """Forget device tokens the push service reported dead; the sessions stay logged in."""
+        if not tokens:
+            return 0
+        result = await self.col.update_many({"notificationToken": {"$in": tokens}},
+                                            {"$unset": {"notificationToken": ""}})
+        return result.modified_count

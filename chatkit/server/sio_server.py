@@ -1,0 +1,121 @@
+"""python-socketio's server, guarding what arrives from the wire before any handler runs.
+
+Three kinds of packet never reach an application handler:
+
+- events named like python-socketio's lifecycle handlers (``connect``, ``disconnect``,
+  ...) or not named by a string at all. python-socketio would route a client event
+  named ``disconnect`` to the disconnect handler (the server forgets a socket that stays
+  open) and ``connect`` to the connect handler (the socket re-authenticates as whoever's
+  token the payload carries);
+- packets over :data:`PACKET_MAX` bytes. Engine.IO's own limit closes the connection
+  without a word and leaves the client waiting for its ack until it times out, so the
+  transport accepts up to :data:`TRANSPORT_MAX` and packets between the two are refused
+  here, visibly; only past :data:`TRANSPORT_MAX` is the connection closed;
+- packets that do not decode (bad JSON, an unknown type): one warning line, not a
+  traceback; a ``connect`` packet that does not decode gets a ``connect_error``.
+
+Each refusal is an ``error {message}`` event and, when the packet asked for an ack, a
+failed ack ``{success:false, message}``. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from chatkit.protocol import Event, Sentence
+
+log = logging.getLogger(__name__)
+
+PACKET_MAX = 1_000_000  # bytes of one Socket.IO packet; a text message needs under 30 KB
+TRANSPORT_MAX = 4 * PACKET_MAX  # past this Engine.IO closes the connection (websocket code 1009)
+# "<type>[<attachments>-][<namespace>,][<ack id>]" at the start of an encoded packet
+_FROM_CLIENTS = (packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK, packet.BINARY_EVENT,
+                 packet.BINARY_ACK)
+_HEADER = re.compile(r"([0-6])(?:\d+-)?(/[^,\[{\"]*,)?(\d{1,18})?")
+
+
+class MalformedPacket(ValueError):
+    """A packet from the wire that does not decode."""
+
+
+class WirePacket(packet.Packet):  # type: ignore[misc]  # untyped base
+    """python-socketio's packet, raising :class:`MalformedPacket` for what it cannot decode,
+    so that bad input is told apart from a failure in a handler."""
+
+    def decode(self, encoded_packet: Any) -> Any:
+        try:
+            attachments = super().decode(encoded_packet)
+        except (ValueError, TypeError, IndexError) as exc:  # bad JSON, type or id
+            raise MalformedPacket(type(exc).__name__) from None
+        if self.packet_type not in _FROM_CLIENTS:
+            raise MalformedPacket(f"packet type {str(self.packet_type)[:8]!r}")
+        return attachments
+
+
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped base
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        if len(data) > PACKET_MAX:
+            await self._refuse_oversized(eio_sid, data)
+            return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except MalformedPacket as exc:
+            log.warning("refused a malformed Socket.IO packet: %s", exc)
+            kind, namespace, ack_id = _header(data)
+            if kind == packet.CONNECT:  # e.g. an ``auth`` that is not an object: refuse the socket
+                await self._send_packet(eio_sid, self.packet_class(
+                    packet.CONNECT_ERROR, namespace=namespace or "/", data={"message": Sentence.MALFORMED_PACKET}))
+            else:
+                await self._refuse(eio_sid, namespace, ack_id, Sentence.MALFORMED_PACKET)
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        name = data[0] if isinstance(data, list) and data else None
+        if isinstance(name, str) and name not in Event.RESERVED:
+            await super()._handle_event(eio_sid, namespace, id, data)
+            return
+        message = f"Reserved event name: {name}" if isinstance(name, str) else "Event name must be a string"
+        await self._refuse(eio_sid, namespace, id, message)
+
+    async def _refuse_oversized(self, eio_sid: str, data: str | bytes) -> None:
+        """Answer a packet too large to decode, from its header alone."""
+        pending = self._binary_packet.pop(eio_sid, None)  # an attachment of a binary event
+        if pending is not None:
+            namespace, ack_id = pending.namespace, pending.id
+        else:
+            _, namespace, ack_id = _header(data)
+        log.warning("refused a Socket.IO packet of %d bytes", len(data))
+        await self._refuse(eio_sid, namespace, ack_id, Sentence.PACKET_TOO_LARGE)
+
+    async def _refuse(self, eio_sid: str, namespace: str | None, ack_id: int | None, message: str) -> None:
+        """An ``error`` event, and the failed ack if the packet asked for one."""
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            return
+        await self.emit(Event.ERROR, {"message": message}, to=sid, namespace=namespace)
+        if ack_id is not None:
+            await self._send_packet(eio_sid, self.packet_class(
+                packet.ACK, namespace=namespace, id=ack_id, data=[{"success": False, "message": message}]))
+
+
+def _header(data: str | bytes) -> tuple[int | None, str | None, int | None]:
+    """(packet type, namespace, ack id) read from the start of an encoded packet, without
+    decoding the rest; an ack id only for the event packets that may carry one."""
+    header = _HEADER.match(data[:64]) if isinstance(data, str) else None
+    if header is None:
+        return None, None, None
+    kind = int(header.group(1))
+    namespace = header.group(2)[:-1] if header.group(2) else None
+    ack_id = int(header.group(3)) if header.group(3) and kind in (packet.EVENT, packet.BINARY_EVENT) else None
+    return kind, namespace, ack_id
+
+
+def new_socket_server() -> SocketServer:
+    return SocketServer(async_mode="aiohttp", async_handlers=False, cors_allowed_origins="*",
+                        logger=False, engineio_logger=False, max_http_buffer_size=TRANSPORT_MAX,
+                        serializer=WirePacket)
