@@ -11,6 +11,8 @@ server stored them within each sender's stream.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -32,7 +34,8 @@ from chatkit.client import (
     MessagesSeen,
 )
 from chatkit.protocol import Sentence
-from chatkit.server.runner import RunningServer
+from chatkit.server.runner import RunningServer, start_server
+from chatkit.settings import Settings
 from tests.helpers.clients import People, Person
 from tests.helpers.constants import PASSWORD
 
@@ -253,3 +256,39 @@ async def test_a_send_waiting_when_the_session_ends_raises(people: People, db: A
     final = await ann.events.next(Disconnected, lambda e: not e.reconnecting)
     assert final.reason == Sentence.ACCOUNT_BLOCKED
     assert await db.messages.count_documents({"content": "queued"}) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_a_server_restart_is_ridden_out(settings: Settings) -> None:
+    """The server goes away (a shutdown closes sockets without a reason) and comes back on
+    the same address: clients return by themselves, and a send made meanwhile is stored once."""
+    fixed = dataclasses.replace(settings, port=_free_port())
+    running: RunningServer | None = await start_server(fixed, fixed.mongo_url or "")
+    assert running is not None
+    pool = People(running.url)
+    try:
+        ann = await pool.register("Ann", "Lee", backoff=Backoff(first=0.1, ceiling=0.5))
+        bob = await pool.register("Bob", "Ray", backoff=Backoff(first=0.1, ceiling=0.5))
+        chat_id = await opened(ann, bob)
+        await running.stop()
+        running = None
+        await ann.events.next(Disconnected, lambda e: e.reconnecting)
+        waiting = asyncio.ensure_future(ann.client.send("sent while the server was down", chat_id=chat_id))
+        running = await start_server(fixed, fixed.mongo_url or "")
+        stored = await asyncio.wait_for(waiting, 20)
+        got = await bob.events.next(MessageReceived, lambda e: e.message.id == stored.id, timeout=20)
+        assert got.message.content == "sent while the server was down"
+        await ann.events.next(Connected, lambda e: e.reconnected)
+        db = running.services.storage.db
+        assert await db.messages.count_documents({"content": "sent while the server was down"}) == 1
+    finally:
+        await pool.close()
+        if running is not None:
+            await running.services.storage.client.drop_database(fixed.db_name)
+            await running.stop()

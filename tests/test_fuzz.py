@@ -20,12 +20,13 @@ random on every run; a failure prints the reproducing example (``print_blob``). 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import string
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jwt
@@ -80,6 +81,30 @@ ACK_TIMEOUT = 5.0
 # different predecessors (Hypothesis never repeats an example it has already run).
 STEPS = st.integers(min_value=1, max_value=4)
 
+T = TypeVar("T")
+
+
+async def session(data: st.DataObject, draw: Callable[[], T], run: Callable[[T], Awaitable[None]]) -> None:
+    """Draw and run one example's steps (1 to 4), each drawn after the previous one ran.
+
+    After a failed step the remaining steps are still drawn, not run. Hypothesis replays
+    a failing example to report it, and the server's state has moved on by then: the
+    replay may fail at another step (or pass, reported as flaky with the first error),
+    but it must draw as much as the first run did, or Hypothesis reports only that the
+    drawing was inconsistent and hides the error.
+    """
+    failure: Exception | None = None
+    for _ in range(data.draw(STEPS, label="steps")):
+        step = draw()
+        if failure is None:
+            try:
+                await run(step)
+            except Exception as exc:
+                failure = exc
+    if failure is not None:
+        raise failure
+
+
 # --- the oracles: log, database, reply ------------------------------------------------------
 
 
@@ -100,6 +125,19 @@ class LogWatch(logging.Handler):
     def check(self, label: str) -> None:
         bad, self.bad = self.bad, []
         assert not bad, f"{label}: the server logged\n" + "\n".join(bad)
+
+    @contextlib.contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        """One request or event: anything logged meanwhile fails it, and is shown along
+        with any other failure of it (a 500 or a missing ack says more with its log)."""
+        try:
+            yield
+        except AssertionError as exc:
+            bad, self.bad = self.bad, []
+            if not bad:
+                raise
+            raise AssertionError(f"{exc}\nthe server logged meanwhile:\n" + "\n".join(bad)) from None
+        self.check(label)
 
 
 @pytest.fixture
@@ -308,13 +346,13 @@ def is_self(req: Request) -> bool:
 
 async def fuzz_once(world: World, db: Any, log: LogWatch, req: Request, self_token: str) -> dict[str, Any] | None:
     """Send one request and apply the three oracles; the success body, or None if refused."""
-    before = await snapshot(db)
-    r = await send(world, req, self_token)
-    event(f"{req.endpoint.method} {req.endpoint.path} -> {r.status_code}")  # --hypothesis-show-statistics
-    body = check_reply(r, req.label)
-    if body is None:
-        assert_unchanged(before, await snapshot(db), req.label)
-    log.check(req.label)
+    with log.step(req.label):
+        before = await snapshot(db)
+        r = await send(world, req, self_token)
+        event(f"{req.endpoint.method} {req.endpoint.path} -> {r.status_code}")  # --hypothesis-show-statistics
+        body = check_reply(r, req.label)
+        if body is None:
+            assert_unchanged(before, await snapshot(db), req.label)
     return body
 
 
@@ -372,17 +410,21 @@ async def _login(world: World, email: str, password: str) -> str:
     return token
 
 
-@FUZZ
+@settings(FUZZ, max_examples=40 * SCALE)
 @given(data=st.data())
 async def test_auth_endpoints_answer_every_request(world: World, db: Any, server_log: LogWatch,
                                                    data: st.DataObject) -> None:
-    for _ in range(data.draw(STEPS, label="steps")):
+    def draw() -> Request:
         endpoint = data.draw(st.sampled_from(auth_endpoints(world)), label="endpoint")
-        req = data.draw(requests(world, endpoint), label="request")
+        return data.draw(requests(world, endpoint), label="request")
+
+    async def run(req: Request) -> None:
         fresh = await _login(world, world.ann.email, world.password)
         body = await fuzz_once(world, db, server_log, req, fresh)
         if body is not None:
             _check_auth_success(world, req, body)
+
+    await session(data, draw, run)
 
 
 def _check_auth_success(world: World, req: Request, body: dict[str, Any]) -> None:
@@ -404,7 +446,7 @@ def _check_auth_success(world: World, req: Request, body: dict[str, Any]) -> Non
             assert body["data"]["_id"] == world.ann.id, label
 
 
-@FUZZ
+@settings(FUZZ, max_examples=40 * SCALE)
 @given(data=st.data())
 async def test_login_answers_every_request(world: World, db: Any, server_log: LogWatch,
                                            data: st.DataObject) -> None:
@@ -416,14 +458,15 @@ async def test_login_answers_every_request(world: World, db: Any, server_log: Lo
         optional={"notificationToken": PUSH_TOKENS},
         tricky=ACCOUNT_TRICKS + ["wrong password", "nobody@example.com", world.ann.email.upper(),
                                  f"  {world.bob.email}  "]))
-    for _ in range(data.draw(STEPS, label="steps")):
-        req = data.draw(requests(world, endpoint), label="request")
+    async def run(req: Request) -> None:
         body = await fuzz_once(world, db, server_log, req, world.ann.token)
         if body is not None:
             sent = req.body.value if req.body else None
             _check_issued(body["data"], req.label)
             assert body["data"]["_id"] in world.user_ids(), req.label
             assert isinstance(sent, dict) and body["data"]["email"] == sent["email"].strip().lower(), req.label
+
+    await session(data, lambda: data.draw(requests(world, endpoint), label="request"), run)
 
 
 def _strings(*values: str) -> st.SearchStrategy[str]:
@@ -465,15 +508,20 @@ async def keep_our_chat(world: World, db: Any) -> None:
 @given(data=st.data())
 async def test_chat_endpoints_answer_every_request(world: World, db: Any, server_log: LogWatch,
                                                    data: st.DataObject) -> None:
-    for _ in range(data.draw(STEPS, label="steps")):
-        await keep_our_chat(world, db)
+    def draw() -> Request:
         endpoint = data.draw(st.sampled_from(CHAT_ENDPOINTS), label="endpoint")
-        req = data.draw(requests(world, endpoint), label="request")
+        return data.draw(requests(world, endpoint), label="request")
+
+    async def run(req: Request) -> None:
         body = await fuzz_once(world, db, server_log, req, world.ann.token)
         for peer in (world.ann_socket, world.bob_socket):
             peer.drain()
         if body is not None:
             _check_chat_success(req, body)
+        await keep_our_chat(world, db)  # before the next step is drawn
+
+    await keep_our_chat(world, db)
+    await session(data, draw, run)
 
 
 def _check_chat_success(req: Request, body: dict[str, Any]) -> None:
@@ -501,7 +549,7 @@ ALL_PATHS = [e.path for e in CHAT_ENDPOINTS] + [
 ]
 
 
-@FUZZ
+@settings(FUZZ, max_examples=40 * SCALE)
 @given(data=st.data())
 async def test_any_method_on_any_path_gets_a_json_answer(world: World, db: Any, server_log: LogWatch,
                                                          data: st.DataObject) -> None:
@@ -590,8 +638,8 @@ def _stat(text: str) -> str:
 @given(data=st.data())
 async def test_socket_events_are_all_answered(world: World, db: Any, server_log: LogWatch,
                                               data: st.DataObject) -> None:
-    for _ in range(data.draw(STEPS, label="steps")):
-        await emit_once(world, db, server_log, data.draw(emits(world), label="emit"))
+    await session(data, lambda: data.draw(emits(world), label="emit"),
+                  lambda emit: emit_once(world, db, server_log, emit))
 
 
 async def emit_once(world: World, db: Any, log: LogWatch, emit: Emit) -> None:
@@ -599,21 +647,21 @@ async def emit_once(world: World, db: Any, log: LogWatch, emit: Emit) -> None:
     nothing changed by a refusal, nothing logged."""
     label = repr(emit)
     peer = world.ann_socket
-    before = await snapshot(db)
-    try:
-        ack = await peer.sio.call(emit.name, emit.args, timeout=ACK_TIMEOUT)
-    except Exception as exc:  # the client's TimeoutError, or a dropped connection
-        raise AssertionError(f"{label}: no ack within {ACK_TIMEOUT}s ({exc!r})") from None
-    ok = _check_ack(world, emit, ack, label)
-    event(_stat(f"{emit.name!r:.30} -> {'ok' if ok else ack['message'][:40]}"))
-    if ok:
-        assert not peer.pending("error"), f"{label}: succeeded, yet error events {peer.pending('error')!r}"
-    else:
-        error = await peer.next("error", timeout=3, match=lambda e: e.get("message") == ack["message"])
-        assert is_error_event(error) and set(error) == {"message"}, f"{label}: error event {error!r}"
-        assert_unchanged(before, await snapshot(db), label)
-    assert peer.connected and world.bob_socket.connected, f"{label}: a connection dropped"
-    log.check(label)
+    with log.step(label):
+        before = await snapshot(db)
+        try:
+            ack = await peer.sio.call(emit.name, emit.args, timeout=ACK_TIMEOUT)
+        except Exception as exc:  # the client's TimeoutError, or a dropped connection
+            raise AssertionError(f"{label}: no ack within {ACK_TIMEOUT}s ({exc!r})") from None
+        ok = _check_ack(world, emit, ack, label)
+        event(_stat(f"{emit.name!r:.30} -> {'ok' if ok else ack['message'][:40]}"))
+        if ok:
+            assert not peer.pending("error"), f"{label}: succeeded, yet error events {peer.pending('error')!r}"
+        else:
+            error = await peer.next("error", timeout=3, match=lambda e: e.get("message") == ack["message"])
+            assert is_error_event(error) and set(error) == {"message"}, f"{label}: error event {error!r}"
+            assert_unchanged(before, await snapshot(db), label)
+        assert peer.connected and world.bob_socket.connected, f"{label}: a connection dropped"
     for p in (peer, world.bob_socket):
         p.drain()
 
@@ -631,14 +679,14 @@ async def test_socket_handshakes_are_accepted_or_refused_with_a_reason(
         st.sampled_from(sorted(world.cast.tokens.values())).map(lambda t: {"token": t})), label="auth payload")
     transport = data.draw(st.sampled_from(["websocket", "websocket", "websocket", "polling"]), label="transport")
     label = f"connect header={header!r:.100} auth={payload!r:.200} via {transport}"
-    before = await snapshot(db)
-    accepted, reason = await handshake(server.url, header, payload, transport, label)
-    event(f"{transport} {'accepted' if accepted else 'refused'}")
-    if not accepted:
-        assert isinstance(reason, dict) and isinstance(reason.get("message"), str), f"{label}: refused: {reason!r}"
-        assert reason["message"].strip(), f"{label}: refused without a reason"
-        assert_unchanged(before, await snapshot(db), label)
-    server_log.check(label)
+    with server_log.step(label):
+        before = await snapshot(db)
+        accepted, reason = await handshake(server.url, header, payload, transport, label)
+        event(f"{transport} {'accepted' if accepted else 'refused'}")
+        if not accepted:
+            assert isinstance(reason, dict) and isinstance(reason.get("message"), str), f"{label}: {reason!r}"
+            assert reason["message"].strip(), f"{label}: refused without a reason"
+            assert_unchanged(before, await snapshot(db), label)
 
 
 async def handshake(url: str, header: Any, auth: Any, transport: str, label: str) -> tuple[bool, Any]:

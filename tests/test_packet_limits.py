@@ -8,6 +8,7 @@ announces) the transport closes the connection, as the README documents.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from tests.helpers.failures import assert_failed_ack
@@ -63,3 +64,27 @@ async def test_past_the_transport_limit_the_connection_closes(server, api, make_
     r = await api.get("/healthz")
     assert r.status_code == 200
     _no_tracebacks(caplog)
+
+
+async def test_junk_engine_io_frames_cost_one_log_line_not_a_traceback(server, api, make_user, caplog):
+    """Frames that are no Engine.IO packet end the socket; unknown packet types are ignored.
+    Either way the log gets at most a line, never a traceback anyone could flood it with."""
+    ann = await make_user("Ann")
+    bob = await make_user("Bob")
+    for junk in ("xyz", ""):
+        raw = await RawSocket.connect(server.url, ann.token)
+        try:
+            await raw.send(junk)
+            await raw.wait_closed()
+        finally:
+            await raw.close()
+    for ignored in ("9", "4"):
+        raw = await RawSocket.connect(server.url, ann.token)
+        try:
+            await raw.send(ignored)
+            await raw.send("421" + json.dumps(["new-message", {"content": "still here", "otherUserId": bob.id}]))
+            assert (await raw.ack(1))["success"] is True
+        finally:
+            await raw.close()
+    _no_tracebacks(caplog)
+    assert (await api.get("/healthz")).status_code == 200

@@ -20,6 +20,7 @@ from chatkit.wire import jsonable
 log = logging.getLogger(__name__)
 
 JSON_BODY_MAX = 2 * 1024 * 1024
+SOCKET_IO_PATH = "/socket.io/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -66,6 +67,12 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
             return failure(503, Sentence.DATABASE_RETRY)
+        if request.path.startswith(SOCKET_IO_PATH) and isinstance(exc, (ValueError, IndexError)):
+            # python-engineio decodes a websocket frame outside its own error handling: a
+            # frame that is no Engine.IO packet at all ends the socket here. The client's
+            # fault, and anyone can send one: one line, never a traceback to flood the log.
+            log.warning("malformed Engine.IO frame from %s: %s; socket closed", request.remote, type(exc).__name__)
+            return failure(400, "Malformed Socket.IO traffic")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return failure(500, "Internal server error")
 

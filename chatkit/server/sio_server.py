@@ -3,10 +3,11 @@
 Three kinds of packet never reach an application handler:
 
 - events named like python-socketio's lifecycle handlers (``connect``, ``disconnect``,
-  ...) or not named by a string at all. python-socketio would route a client event
-  named ``disconnect`` to the disconnect handler (the server forgets a socket that stays
-  open) and ``connect`` to the connect handler (the socket re-authenticates as whoever's
-  token the payload carries);
+  ...), named ``*``, or not named by a string at all. python-socketio would route a
+  client event named ``disconnect`` to the disconnect handler (the server forgets a
+  socket that stays open), ``connect`` to the connect handler (the socket
+  re-authenticates as whoever's token the payload carries) and ``*`` to the catch-all
+  handler without the name (the payload taken for the sid);
 - packets over :data:`PACKET_MAX` bytes. Engine.IO's own limit closes the connection
   without a word and leaves the client waiting for its ack until it times out, so the
   transport accepts up to :data:`TRANSPORT_MAX` and packets between the two are refused
@@ -75,10 +76,15 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped base
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         name = data[0] if isinstance(data, list) and data else None
-        if isinstance(name, str) and name not in Event.RESERVED:
+        if isinstance(name, str) and name not in Event.RESERVED and name != "*":
             await super()._handle_event(eio_sid, namespace, id, data)
             return
-        message = f"Reserved event name: {name}" if isinstance(name, str) else "Event name must be a string"
+        if name == "*":  # python-socketio would call the catch-all handler as this event's own, minus its name
+            message = "Unknown event: *"
+        elif isinstance(name, str):
+            message = f"Reserved event name: {name}"
+        else:
+            message = "Event name must be a string"
         await self._refuse(eio_sid, namespace, id, message)
 
     async def _refuse_oversized(self, eio_sid: str, data: str | bytes) -> None:
@@ -115,7 +121,24 @@ def _header(data: str | bytes) -> tuple[int | None, str | None, int | None]:
     return kind, namespace, ack_id
 
 
+class _OneLine(logging.Filter):
+    """python-engineio logs a frame it cannot read (e.g. an unknown packet type) with a
+    traceback at ERROR, from a loop any client can feed: keep it to one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {type(record.exc_info[1]).__name__} in a client's frame"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def new_socket_server() -> SocketServer:
+    for name in ("engineio.server", "socketio.server"):
+        engine_log = logging.getLogger(name)
+        if not any(isinstance(f, _OneLine) for f in engine_log.filters):
+            engine_log.addFilter(_OneLine())
     return SocketServer(async_mode="aiohttp", async_handlers=False, cors_allowed_origins="*",
                         logger=False, engineio_logger=False, max_http_buffer_size=TRANSPORT_MAX,
                         serializer=WirePacket)

@@ -58,17 +58,11 @@ json_values: st.SearchStrategy[Any] = st.recursive(
         children, max_size=4),
     max_leaves=8,
 )
-# For Socket.IO: the same, kept well under the transport's 1 MB message limit (past it
-# python-engineio closes the connection by design: a transport guard, not a refusal).
+# For Socket.IO: the same, kept well under the 1 MB packet limit (a larger packet is
+# refused as too large, or past 4 MB the connection closed: transport guards with their
+# own tests, see tests/test_packet_limits.py).
 socket_values: st.SearchStrategy[Any] = json_values.filter(
     lambda v: len(json.dumps(v)) < 300_000)
-
-
-def field_values(good: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
-    """A value for a named field: often one of ``good``, else anything JSON."""
-    if not good:
-        return json_values
-    return st.one_of(st.sampled_from(list(good)), st.sampled_from(list(good)), json_values)
 
 
 @dataclass(frozen=True)
