@@ -21,9 +21,9 @@ from chatkit.domain.notifier import Notifier
 from chatkit.domain.presence import Presence, PresenceFeed
 from chatkit.domain.push.backends import PushBackend, RecordOnlyBackend
 from chatkit.domain.push.firebase import FirebaseBackend
+from chatkit.domain.push.outbox import PushOutbox
 from chatkit.domain.push.report import PushReport
 from chatkit.domain.push.sender import PushSender
-from chatkit.domain.pushes import PushOutbox
 from chatkit.domain.receipts import Receipts
 from chatkit.domain.sending import Sending
 from chatkit.domain.throttle import LoginThrottle

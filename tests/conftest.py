@@ -144,3 +144,16 @@ def admin_cli(settings: Settings):
         )
 
     return run
+
+
+@pytest.fixture
+async def people(server: RunningServer) -> AsyncIterator[Any]:
+    """``chatkit.client`` users on the test server: ``await people.login(...)`` / ``register``;
+    every client is closed at the test's end."""
+    from tests.helpers.clients import People
+
+    pool = People(server.url)
+    try:
+        yield pool
+    finally:
+        await pool.close()

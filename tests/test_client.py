@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,19 +45,9 @@ from chatkit.client import (
     UnsupportedMedia,
 )
 from chatkit.protocol import Sentence
-from chatkit.server.runner import RunningServer
 from tests.helpers.clients import People, Person
 from tests.helpers.constants import PASSWORD, UNKNOWN_ID
 from tests.helpers.images import pixels, png
-
-
-@pytest.fixture
-async def people(server: RunningServer) -> AsyncIterator[People]:
-    pool = People(server.url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def opened(ann: Person, bob: Person, text: str = "hi") -> str:

@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -42,15 +42,6 @@ from tests.helpers.constants import PASSWORD
 BURST = 30
 QUIET = 0.5  # seconds to wait for something that must not come
 SLOW_RETURN = Backoff(first=0.5, ceiling=1.0)  # a gap long enough for the other side to write into
-
-
-@pytest.fixture
-async def people(server: RunningServer) -> AsyncIterator[People]:
-    pool = People(server.url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def cut_tcp(client: ChatClient) -> None:

@@ -31,7 +31,7 @@ from chatkit.settings import Settings
 from tests.helpers.accounts import Account, register
 from tests.helpers.constants import AUTH
 from tests.helpers.failures import assert_error
-from tests.helpers.processes import GUARD, Server, child_env
+from tests.helpers.processes import GUARD, Server, alive, child_env
 from tests.helpers.realtime import ConnectRefused, Peer, connect
 from tests.helpers.rest import contents
 from tests.helpers.waiting import wait_until
@@ -191,14 +191,6 @@ def _mongod_state(tmp_path: Path) -> dict[str, Any]:
     return state
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _stop(server: Server, sig: int = signal.SIGTERM) -> int:
     server.http.close()
     server.proc.send_signal(sig)
@@ -245,7 +237,7 @@ async def test_owned_mongod_killed_mid_burst_is_restarted_and_nothing_acked_is_l
         await wait_until(lambda: api.get("/healthz"), until=lambda r: r.status_code == 200, timeout=RECOVERY,
                          interval=0.1, what="/healthz answering 200 after the mongod was killed")
         state = _mongod_state(tmp_path)
-        assert state["pid"] != first_mongod and _alive(state["pid"]) and not _alive(first_mongod)
+        assert state["pid"] != first_mongod and alive(state["pid"]) and not alive(first_mongod)
         assert state["ownerPid"] == server.proc.pid
 
         # The client retries what failed, with the same clientId: each stored once.
@@ -259,7 +251,7 @@ async def test_owned_mongod_killed_mid_burst_is_restarted_and_nothing_acked_is_l
         await receiver.close()
 
     assert _stop(server) == 0
-    assert not _alive(state["pid"])
+    assert not alive(state["pid"])
     log = server.log()
     assert "was killed by SIGKILL; starting it again" in log
     assert "mongod is back on port" in log
@@ -282,7 +274,7 @@ async def test_owned_mongod_that_cannot_be_restarted_ends_the_server_with_one_cl
     # Kill the mongod, and each one the server starts in its place, until it gives up.
     while server.proc.poll() is None:
         pid = _mongod_state(tmp_path).get("pid")
-        if isinstance(pid, int) and _alive(pid):
+        if isinstance(pid, int) and alive(pid):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         await asyncio.sleep(0.05)
@@ -341,5 +333,5 @@ async def test_sigterm_exits_within_the_shutdown_timeout_whatever_is_stuck(tmp_p
     assert "shutdown: stop listening, drain sockets and requests did not finish within 2.5s" in log
     assert "Stack for <Task" in log  # what it was waiting on, for whoever reads the log
     assert "exiting now" not in log
-    assert not _alive(mongod_pid)  # the paused mongod was stopped all the same
+    assert not alive(mongod_pid)  # the paused mongod was stopped all the same
     assert "pid" not in _mongod_state(tmp_path)

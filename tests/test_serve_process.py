@@ -22,7 +22,7 @@ from chatkit.mongod import free_port
 from tests.helpers.accounts import auth_header
 from tests.helpers.constants import AUTH, PASSWORD
 from tests.helpers.failures import assert_error, one_error_line
-from tests.helpers.processes import GUARD, Server, child_env
+from tests.helpers.processes import GUARD, Server, alive, child_env
 from tests.helpers.waiting import wait_until_sync
 
 
@@ -45,14 +45,6 @@ def _mongods_on(data_dir: Path) -> list[int]:
         if argv and argv[0].endswith(b"mongod") and db in argv:
             found.append(int(entry.name))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _lock_is_free(data_dir: Path) -> bool:
@@ -138,7 +130,7 @@ def test_serve_owns_its_mongod_lends_it_to_admin_and_stops_it(tmp_path, spawn):
 
     # SIGTERM: clean exit, and the mongod it started is gone.
     assert server.stop() == 0
-    assert not _alive(mongod_pid)
+    assert not alive(mongod_pid)
     assert _mongods_on(data) == []
     assert "pid" not in json.loads((data / "mongod.json").read_text())
     assert _lock_is_free(data)

@@ -22,7 +22,7 @@ from chatkit.domain.inputs import check_client_id, check_content
 from chatkit.domain.media_urls import MediaUrls, media_path
 from chatkit.domain.notifier import Notifier
 from chatkit.domain.presence import Presence, PresenceFeed
-from chatkit.domain.pushes import PushOutbox
+from chatkit.domain.push.outbox import PushOutbox
 from chatkit.domain.views import (
     View,
     block_flags,

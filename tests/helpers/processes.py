@@ -42,3 +42,12 @@ class Server:
         self.http.close()
         self.proc.send_signal(sig)
         return self.proc.wait(GUARD)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a zombie counts until it is reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
