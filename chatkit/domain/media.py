@@ -8,6 +8,7 @@ ids cannot be probed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -50,6 +51,10 @@ class MediaLibrary:
         if token and await self._participant(token, stored.chat_id):
             return stored
         raise NotFound(MEDIA_NOT_FOUND)
+
+    def read(self, stored: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+        """The bytes of a file ``open_for`` allowed, from ``start`` up to ``end`` (exclusive)."""
+        return self.storage.media.read(stored.file_id, start, end)
 
     async def _participant(self, token: str, chat_id: ObjectId | None) -> bool:
         try:

@@ -75,7 +75,7 @@ async def get_media(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = end - start
     await response.prepare(request)
-    async for chunk in services.storage.media.read(stored.file_id, start, end):
+    async for chunk in services.media.read(stored, start, end):
         await response.write(chunk)
     await response.write_eof()
     return response
