@@ -29,6 +29,18 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                        "chatkit.cli", "pymongo", "bson", "motor"),
     "chatkit.tui": ("chatkit.server", "chatkit.domain", "chatkit.storage", "chatkit.services",
                     "chatkit.cli", "pymongo", "bson", "motor"),
+    # the smoke check talks to a remote server: the wire only, like the client it is built on
+    "chatkit.smoke": ("chatkit.server", "chatkit.domain", "chatkit.storage", "chatkit.services",
+                      "chatkit.cli", "pymongo", "bson", "motor"),
+    "chatkit.cli.smoke": ("chatkit.server", "chatkit.domain", "chatkit.storage", "chatkit.services",
+                          "chatkit.cli.common", "chatkit.cli.admin", "pymongo", "bson", "motor"),
+    # the load generator speaks only the wire (MongoDB only through chatkit.bench.direct, below)
+    "chatkit.bench": ("chatkit.server", "chatkit.domain", "chatkit.storage", "chatkit.services",
+                      "chatkit.cli", "chatkit.tui"),
+}
+# third-party modules one module alone may import within a layer: layer -> (modules, the one module)
+ONLY_IN: dict[str, tuple[tuple[str, ...], str]] = {
+    "chatkit.bench": (("pymongo", "bson", "motor"), "chatkit.bench.direct"),
 }
 # Modules every layer may use: they import nothing of chatkit's layers themselves.
 FOUNDATION = ("chatkit.wire", "chatkit.errors", "chatkit.protocol")
@@ -82,6 +94,17 @@ def test_module_respects_the_layering(path: Path) -> None:
         if _under(target, prefix)
     ]
     assert not violations, "layering broken:\n" + "\n".join(sorted(set(violations)))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
+def test_module_reaches_mongodb_only_where_allowed(path: Path) -> None:
+    """``chatkit bench`` writes to MongoDB only for ``--provision direct``, from one module."""
+    module = _module_name(path)
+    for layer, (modules, only) in ONLY_IN.items():
+        if not _under(module, layer) or module == only:
+            continue
+        bad = [f"{line}: {target}" for line, target in _imports(path) if any(_under(target, m) for m in modules)]
+        assert not bad, f"{module} imports {bad}; only {only} may"
 
 
 def test_foundation_modules_import_no_layer() -> None:

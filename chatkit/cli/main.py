@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: ``serve``, ``admin``, and (later) ``tui``, ``smoke``, ``bench``."""
+"""The ``chatkit`` command: ``serve``, ``admin``, ``smoke`` and ``bench`` (and, later, ``tui``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from chatkit.cli import admin
+from chatkit.cli import admin, bench, smoke
 from chatkit.cli.common import reported_errors
 from chatkit.settings import Settings
 
@@ -19,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(admin.app, name="admin")
+app.command("bench")(bench.bench)
+app.command("smoke")(smoke.smoke)
 
 
 def setup_logging(level: str) -> None:

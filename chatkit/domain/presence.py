@@ -87,6 +87,11 @@ class Presence:
     def online_users(self) -> list[str]:
         return list(self._sids)
 
+    def footprint(self) -> dict[str, int]:
+        """Entries per map: all zero once every socket has gone (memory checks and tests)."""
+        return {"users": len(self._sids), "sockets": len(self._user_of), "viewing": len(self._viewing),
+                "contacts": len(self._contacts)}
+
     # --- contacts -----------------------------------------------------------------
 
     def set_contacts(self, user_id: str, contacts: Iterable[str]) -> None:

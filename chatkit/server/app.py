@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from chatkit.protocol import Rest, Sentence
-from chatkit.server import routes_auth, routes_chats, routes_media
+from chatkit.server import debug, routes_auth, routes_chats, routes_media
 from chatkit.server.context import SERVICES
 from chatkit.server.http import error_middleware, failure
 from chatkit.server.live_admin import LiveAdmin
@@ -43,6 +43,7 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
     app.add_routes(routes_media.routes)
     app.on_startup.append(_start_pushes)  # first: a bad Firebase key stops the start before anything runs
     app.on_startup.append(_start_live_admin)
+    app.on_startup.append(debug.on_startup(gateway))  # only with CHATKIT_DEBUG_MEMORY=1
     app.on_shutdown.append(_drain)
     return app
 

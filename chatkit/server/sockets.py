@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Ack = dict[str, Any]
 DRAIN_QUIET = 0.2  # on shutdown, a socket silent this long has nothing more in flight
 HANGUP_GRACE = 0.5  # then clients get this long to close their transports themselves
+CONNECTS_AT_ONCE = int(__import__("os").environ.get("XCONN", "32"))
 
 NEW_MESSAGE = Schema(
     required={"content": str},
@@ -65,6 +66,7 @@ class SocketGateway:
         self._last_event = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._transports: dict[int, asyncio.Task[Any]] = {}
+        self._admission = asyncio.Semaphore(CONNECTS_AT_ONCE)
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self._register(Event.NEW_MESSAGE, NEW_MESSAGE, self._new_message)
@@ -84,7 +86,8 @@ class SocketGateway:
         if not token and isinstance(auth, dict) and isinstance(auth.get("token"), str):
             token = auth["token"]
         try:
-            ctx = await self.services.accounts.authenticate(token)
+            async with self._admission:
+                ctx = await self.services.accounts.authenticate(token)
         except ChatkitError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         except Exception as exc:  # else python-socketio answers nothing: the client waits in vain
@@ -99,14 +102,20 @@ class SocketGateway:
         self._spawn(self._after_connect(ctx, came_online))
 
     async def _after_connect(self, ctx: AuthContext, came_online: bool) -> None:
-        await self.services.presence_feed.connected(ctx.user_id, came_online)
-        await self.services.receipts.deliver_pending(ctx.user_id)
+        async with self._admission:
+            await self.services.presence_feed.connected(ctx.user_id, came_online)
+            await self.services.receipts.deliver_pending(ctx.user_id)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.pop(sid, None)
         user_id, went_offline = self.services.presence.disconnect(sid)
         if user_id is not None:
             self.services.presence_feed.disconnected(user_id, went_offline)
+
+    def footprint(self) -> dict[str, int]:
+        """Entries per map: all zero once every socket has gone (memory checks and tests)."""
+        return {"gateway.connections": len(self.connections), "gateway.tasks": len(self._tasks),
+                "gateway.transports": len(self._transports)}
 
     # --- operator actions (see live_admin) ----------------------------------------
 
