@@ -6,7 +6,6 @@ take effect on the very next request, and one user may stay logged in on many de
 
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -170,9 +169,7 @@ class Accounts:
         user_id = oid(claims.user_id)
         if user_id is None:
             raise Unauthorized(Sentence.INVALID_TOKEN)
-        user, session = await asyncio.gather(
-            self.storage.users.by_id(user_id), self.storage.sessions.by_token_hash(token_hash(token))
-        )
+        user, session = await self.storage.users.with_session(user_id, token_hash(token))
         user = self._check_standing(user)
         if session is None:
             session = await self._adopt_legacy_token(user, token, claims)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 Ack = dict[str, Any]
 DRAIN_QUIET = 0.2  # on shutdown, a socket silent this long has nothing more in flight
 HANGUP_GRACE = 0.5  # then clients get this long to close their transports themselves
-CONNECTS_AT_ONCE = int(__import__("os").environ.get("XCONN", "32"))
+CONNECTS_AT_ONCE = 16  # sockets authenticated and announced at a time (see _connect)
 
 NEW_MESSAGE = Schema(
     required={"content": str},
@@ -66,7 +66,7 @@ class SocketGateway:
         self._last_event = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._transports: dict[int, asyncio.Task[Any]] = {}
-        self._admission = asyncio.Semaphore(CONNECTS_AT_ONCE)
+        self.admission = asyncio.Semaphore(CONNECTS_AT_ONCE)
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self._register(Event.NEW_MESSAGE, NEW_MESSAGE, self._new_message)
@@ -80,13 +80,20 @@ class SocketGateway:
     # --- connection life ----------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Authenticate, then register the socket; ``CONNECTS_AT_ONCE`` at a time.
+
+        Without that admission, a burst of thousands of sockets starts all its database
+        reads at once: they queue in the driver past ``CHATKIT_DB_TIMEOUT`` and sockets
+        are refused as if the database were down. Admitted a few at a time, each read
+        runs as soon as it starts, and the CPU goes to finishing connects.
+        """
         if self.draining:
             raise socketio.exceptions.ConnectionRefusedError(Sentence.SHUTTING_DOWN)
         token = environ.get("HTTP_AUTHORIZATION")
         if not token and isinstance(auth, dict) and isinstance(auth.get("token"), str):
             token = auth["token"]
         try:
-            async with self._admission:
+            async with self.admission:
                 ctx = await self.services.accounts.authenticate(token)
         except ChatkitError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
@@ -95,14 +102,27 @@ class SocketGateway:
                 raise
             log.warning("database unavailable for a socket connect: %s", type(exc).__name__)
             raise socketio.exceptions.ConnectionRefusedError(Sentence.DATABASE_RETRY) from None
+        if not self._transport_open(sid):
+            # The client hung up while it was authenticated. python-socketio ignores a
+            # disconnect that arrives while the connect handler runs, so accepting now
+            # would keep a socket nobody ever disconnects: its user online for good.
+            # Refusing makes python-socketio forget it.
+            raise socketio.exceptions.ConnectionRefusedError(Sentence.NOT_CONNECTED)
         user_key = str(ctx.user_id)
         self.connections[sid] = ctx
         await self.sio.enter_room(sid, user_key)
         came_online = self.services.presence.connect(sid, user_key)
         self._spawn(self._after_connect(ctx, came_online))
 
+    def _transport_open(self, sid: str) -> bool:
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        eio_socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return eio_socket is not None and not eio_socket.closing and not eio_socket.closed
+
     async def _after_connect(self, ctx: AuthContext, came_online: bool) -> None:
-        async with self._admission:
+        async with self.admission:
+            if not self.services.presence.is_online(str(ctx.user_id)):
+                return  # gone while waiting: their next connect delivers what waits for them
             await self.services.presence_feed.connected(ctx.user_id, came_online)
             await self.services.receipts.deliver_pending(ctx.user_id)
 

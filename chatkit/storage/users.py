@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from chatkit.storage.documents import Query, UserDoc
+from chatkit.storage.documents import Query, SessionDoc, UserDoc
 from chatkit.wire import now
 
 # Projections, named for what they serve.
@@ -65,6 +65,21 @@ class UserStore:
 
     async def by_id(self, user_id: ObjectId, projection: Query | None = None) -> UserDoc | None:
         return await self.col.find_one({"_id": user_id}, projection)
+
+    async def with_session(self, user_id: ObjectId, token_hash: str) -> tuple[UserDoc | None, SessionDoc | None]:
+        """The user and the session of a token, in one round trip: every authenticated
+        request and socket connect asks for both, and under a burst of connects the
+        driver's cost per operation is what limits how fast sockets get in."""
+        cursor = await self.col.aggregate([
+            {"$match": {"_id": user_id}},
+            {"$lookup": {"from": "sessions", "pipeline": [{"$match": {"tokenHash": token_hash}}], "as": "_session"}},
+        ])
+        found: list[Any] = await cursor.to_list(1)
+        if not found:
+            return None, None
+        user = found[0]
+        sessions = user.pop("_session")
+        return user, sessions[0] if sessions else None
 
     async def by_email(self, email: str) -> UserDoc | None:
         return await self.col.find_one({"email": email})
