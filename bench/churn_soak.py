@@ -37,6 +37,7 @@ from common import (  # a script beside its helper module
     BenchUser,
     RawSocket,
     Target,
+    add_target_options,
     bounded,
     contact_graph,
     make_contacts,
@@ -150,13 +151,7 @@ def main() -> None:
     parser.add_argument("--arena-max", type=int, help="MALLOC_ARENA_MAX for the started server")
     parser.add_argument("--debug", action="store_true", help="CHATKIT_DEBUG_MEMORY=1: reports after each round")
     parser.add_argument("--tracemalloc", type=int, metavar="FRAMES", help="PYTHONTRACEMALLOC for the server")
-    parser.add_argument("--url", help="soak a running server instead of starting one")
-    parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, for RSS")
-    parser.add_argument("--mongo-url", help="the started server uses this MongoDB instead of its own mongod")
-    parser.add_argument("--max-busy", type=float, default=0.15,
-                        help="wait until the rest of the machine keeps fewer cores than this busy")
-    parser.add_argument("--keep-log", type=Path, help="copy the started server's log here")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_target_options(parser)
     args = parser.parse_args()
     env: dict[str, str] = {}
     if args.arena_max:
@@ -167,7 +162,7 @@ def main() -> None:
     if args.tracemalloc:
         env["PYTHONTRACEMALLOC"] = str(args.tracemalloc)
     raise_fd_limit(2 * args.concurrency + 1000)
-    target = target_from_args(args.url, args.server_pid, "contacts", args.mongo_url, env)
+    target = target_from_args(args, "contacts", env)
     try:
         figures = asyncio.run(soak(target, args))
     finally:

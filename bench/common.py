@@ -137,12 +137,14 @@ class Target:
 
 
 def start_server(*, presence: str = "contacts", mongo_url: str | None = None,
-                 env: dict[str, str] | None = None, log_level: str = "warning") -> Target:
+                 env: dict[str, str] | None = None, log_level: str = "warning",
+                 python: str | None = None) -> Target:
     """``python -m chatkit serve --port 0`` in a fresh data dir, its own mongod unless
-    ``mongo_url`` is given; cheap bcrypt so that provisioning thousands of users is quick."""
+    ``mongo_url`` is given; cheap bcrypt so that provisioning thousands of users is quick.
+    ``python`` may be a wrapper that runs another checkout (before/after figures)."""
     data_dir = tempfile.TemporaryDirectory(prefix="chatkit-bench-")
     log_path = Path(data_dir.name) / "server.log"
-    cmd = [sys.executable, "-m", "chatkit", "serve", "--port", "0", "--data-dir", data_dir.name,
+    cmd = [python or sys.executable, "-m", "chatkit", "serve", "--port", "0", "--data-dir", data_dir.name,
            "--log-level", log_level]
     if mongo_url:
         cmd += ["--mongo-url", mongo_url, "--db-name", f"bench{os.getpid()}"]
@@ -161,11 +163,22 @@ def start_server(*, presence: str = "contacts", mongo_url: str | None = None,
     return Target(url, process.pid, mongod_pid, process, data_dir, log_path)
 
 
-def target_from_args(url: str | None, server_pid: int | None, presence: str, mongo_url: str | None,
-                     env: dict[str, str] | None = None) -> Target:
-    if url:
-        return Target(url.rstrip("/"), server_pid)
-    return start_server(presence=presence, mongo_url=mongo_url, env=env)
+def target_from_args(args: Any, presence: str, env: dict[str, str] | None = None) -> Target:
+    """The server the command line names (``--url``/``--server-pid``), else one started here."""
+    if args.url:
+        return Target(args.url.rstrip("/"), args.server_pid)
+    return start_server(presence=presence, mongo_url=args.mongo_url, env=env, python=args.server_python)
+
+
+def add_target_options(parser: Any) -> None:
+    parser.add_argument("--url", help="measure a running server instead of starting one")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, for CPU and RSS")
+    parser.add_argument("--mongo-url", help="the started server uses this MongoDB instead of its own mongod")
+    parser.add_argument("--server-python", help="interpreter (or wrapper) that runs `-m chatkit serve`")
+    parser.add_argument("--keep-log", type=Path, help="copy the started server's log here")
+    parser.add_argument("--max-busy", type=float, default=0.15,
+                        help="wait until the rest of the machine keeps fewer cores than this busy")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
 
 
 # --- a lean Socket.IO client ----------------------------------------------------------

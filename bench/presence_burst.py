@@ -35,6 +35,7 @@ from common import (  # a script beside its helper module
     BenchUser,
     RawSocket,
     Target,
+    add_target_options,
     contact_graph,
     machine_cpu_seconds,
     make_contacts,
@@ -167,21 +168,15 @@ def main() -> None:
     parser.add_argument("--graph", choices=("ring", "random"), default="ring")
     parser.add_argument("--presence", choices=("contacts", "all"), default="contacts",
                         help="CHATKIT_PRESENCE of the server started here (say which a --url server uses)")
-    parser.add_argument("--url", help="measure a running server instead of starting one")
-    parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, for CPU and RSS")
-    parser.add_argument("--mongo-url", help="the started server uses this MongoDB instead of its own mongod")
     parser.add_argument("--timeout", type=float, default=150.0, help="give up on the burst after this")
     parser.add_argument("--settle", type=float, default=2.0, help="quiet seconds that end the burst")
     parser.add_argument("--pause", type=float, default=3.0, help="seconds of rest before and after")
-    parser.add_argument("--max-busy", type=float, default=0.15,
-                        help="wait until the rest of the machine keeps fewer cores than this busy")
-    parser.add_argument("--keep-log", type=Path, help="copy the started server's log here")
     parser.add_argument("--repeat", type=int, default=1, help="bursts on the same server and users")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_target_options(parser)
     parser.add_argument("--py-spy", type=Path, help="profile the server during the burst into this file")
     args = parser.parse_args()
     raise_fd_limit(2 * args.users + 1000)
-    target = target_from_args(args.url, args.server_pid, args.presence, args.mongo_url)
+    target = target_from_args(args, args.presence)
     try:
         figures = asyncio.run(bursts(target, args))
     finally:
