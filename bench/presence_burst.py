@@ -85,7 +85,7 @@ async def burst(target: Target, args: argparse.Namespace, users: list[BenchUser]
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
         ready = [s for s, task in zip(sockets, tasks, strict=True) if task not in late and not task.exception()]
-        all_in = max((s.first_presence_at or t0) for s in ready) - t0 if ready else float("nan")
+        all_in = max(_in_at(s, t0) for s in ready) - t0 if ready else float("nan")
         errors = [repr(task.exception())[:120] for task in tasks if task not in late and task.exception()]
         errors += [f"not in after {args.timeout:.0f}s"] * len(late)
         # Let the announcements the burst caused arrive: quiet for ``settle`` seconds.
@@ -102,12 +102,14 @@ async def burst(target: Target, args: argparse.Namespace, users: list[BenchUser]
         window = time.perf_counter() - t0
         rss_open = target.rss()
         wrong = _check_lists(users, contacts, sockets, args.presence)
+        closing_cpu0 = target.cpu()[0]
         await asyncio.gather(*(s.close() for s in sockets))
     await asyncio.sleep(args.pause)
     rss_closed = target.rss()
+    closing_cpu = target.cpu()[0] - closing_cpu0
 
     connect = [s.connected_at - t0 for s in ready if s.connected_at]
-    first = [(s.first_presence_at or t0) - t0 for s in ready]
+    first = [_in_at(s, t0) - t0 for s in ready]
     total_frames = sum(s.presence_frames for s in sockets)
     total_bytes = sum(s.presence_bytes for s in sockets)
     return {
@@ -127,9 +129,16 @@ async def burst(target: Target, args: argparse.Namespace, users: list[BenchUser]
         "window_s": window,
         "others_cpu_s": (machine_cpu1 - machine_cpu0) - (server_cpu1 - server_cpu0)
         - (mongod_cpu1 - mongod_cpu0) - (client_cpu1 - client_cpu0),
+        "server_cpu_closing_s": closing_cpu,
         "server_rss_before_mb": rss_before, "server_rss_open_mb": rss_open, "server_rss_closed_mb": rss_closed,
         "wrong_lists": wrong,
     }
+
+
+def _in_at(sock: RawSocket, t0: float) -> float:
+    """When the socket was in: connected and holding its first ``online-users`` (a list
+    broadcast to everyone may reach a socket before its connect is acknowledged)."""
+    return max(sock.connected_at or t0, sock.first_presence_at or t0)
 
 
 def _start_profiler(out: Path | None, pid: int | None) -> subprocess.Popen[bytes] | None:

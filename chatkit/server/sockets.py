@@ -80,21 +80,41 @@ class SocketGateway:
     # --- connection life ----------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        """Authenticate, then register the socket; ``CONNECTS_AT_ONCE`` at a time.
+        """Authenticate, register and announce the socket, ``CONNECTS_AT_ONCE`` at a time.
 
         Without that admission, a burst of thousands of sockets starts all its database
         reads at once: they queue in the driver past ``CHATKIT_DB_TIMEOUT`` and sockets
         are refused as if the database were down. Admitted a few at a time, each read
-        runs as soon as it starts, and the CPU goes to finishing connects.
+        runs as soon as it starts. A socket keeps its slot until it has been announced
+        (``_after_connect``), so those let in learn who is online before more come in.
         """
         if self.draining:
             raise socketio.exceptions.ConnectionRefusedError(Sentence.SHUTTING_DOWN)
         token = environ.get("HTTP_AUTHORIZATION")
         if not token and isinstance(auth, dict) and isinstance(auth.get("token"), str):
             token = auth["token"]
+        await self.admission.acquire()
         try:
-            async with self.admission:
-                ctx = await self.services.accounts.authenticate(token)
+            ctx = await self._authenticate(token)
+            if not self._transport_open(sid):
+                # The client hung up while it was authenticated. python-socketio ignores a
+                # disconnect that arrives while the connect handler runs, so accepting now
+                # would keep a socket nobody ever disconnects: its user online for good.
+                # Refusing makes python-socketio forget it.
+                raise socketio.exceptions.ConnectionRefusedError(Sentence.NOT_CONNECTED)
+            user_key = str(ctx.user_id)
+            self.connections[sid] = ctx
+            await self.sio.enter_room(sid, user_key)
+            came_online = self.services.presence.connect(sid, user_key)
+            announcing = self._spawn(self._after_connect(ctx, came_online))
+        except BaseException:
+            self.admission.release()
+            raise
+        announcing.add_done_callback(lambda _: self.admission.release())
+
+    async def _authenticate(self, token: str | None) -> AuthContext:
+        try:
+            return await self.services.accounts.authenticate(token)
         except ChatkitError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         except Exception as exc:  # else python-socketio answers nothing: the client waits in vain
@@ -102,17 +122,6 @@ class SocketGateway:
                 raise
             log.warning("database unavailable for a socket connect: %s", type(exc).__name__)
             raise socketio.exceptions.ConnectionRefusedError(Sentence.DATABASE_RETRY) from None
-        if not self._transport_open(sid):
-            # The client hung up while it was authenticated. python-socketio ignores a
-            # disconnect that arrives while the connect handler runs, so accepting now
-            # would keep a socket nobody ever disconnects: its user online for good.
-            # Refusing makes python-socketio forget it.
-            raise socketio.exceptions.ConnectionRefusedError(Sentence.NOT_CONNECTED)
-        user_key = str(ctx.user_id)
-        self.connections[sid] = ctx
-        await self.sio.enter_room(sid, user_key)
-        came_online = self.services.presence.connect(sid, user_key)
-        self._spawn(self._after_connect(ctx, came_online))
 
     def _transport_open(self, sid: str) -> bool:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
@@ -120,11 +129,10 @@ class SocketGateway:
         return eio_socket is not None and not eio_socket.closing and not eio_socket.closed
 
     async def _after_connect(self, ctx: AuthContext, came_online: bool) -> None:
-        async with self.admission:
-            if not self.services.presence.is_online(str(ctx.user_id)):
-                return  # gone while waiting: their next connect delivers what waits for them
-            await self.services.presence_feed.connected(ctx.user_id, came_online)
-            await self.services.receipts.deliver_pending(ctx.user_id)
+        if not self.services.presence.is_online(str(ctx.user_id)):
+            return  # gone already: their next connect delivers what waits for them
+        await self.services.presence_feed.connected(ctx.user_id, came_online)
+        await self.services.receipts.deliver_pending(ctx.user_id)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.pop(sid, None)
@@ -208,10 +216,11 @@ class SocketGateway:
         finally:
             self._transports.pop(id(task), None)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
