@@ -1,11 +1,22 @@
-"""Sending messages end to end over Socket.IO: new-chat, message, acks, several users and tabs."""
+"""Sending messages end to end: new-chat, message, acks, several users and tabs.
+
+Wire-contract tests, on raw sockets (``pair`` / ``sockets``): the first four pin
+which event carries a message (``new-chat`` for a chat's first message, ``message``
+after, never both: a ``ChatClient`` gives each message once whichever events carried
+it, so only a bare socket would see a duplicate) and the fields of those payloads
+and of the ack. The rest are what a user notices, driven through ``chatkit.client``.
+"""
 
 from __future__ import annotations
 
-from tests.helpers.accounts import full_name
+import asyncio
+
+import pytest
+
+from chatkit.client import BadRequest, ChatOpened, ErrorEvent, Forbidden, MessageReceived, NotFound
+from chatkit.protocol import Sentence
+from tests.helpers.clients import People, Person
 from tests.helpers.constants import ISO_MS, OID, UNKNOWN_ID
-from tests.helpers.failures import assert_failed_ack
-from tests.helpers.rest import contents, messages
 
 
 def _check_message_shape(m: dict) -> None:
@@ -92,49 +103,6 @@ async def test_other_user_id_reuses_the_existing_chat(pair):
     await b.no_event("new-chat")
 
 
-async def test_three_users_each_pair_gets_its_own_chat_and_nobody_else_sees_it(api, make_user, sockets):
-    ann = await make_user("Ann", "One")
-    bob = await make_user("Bob", "Two")
-    cat = await make_user("Cat", "Three")
-    a = await sockets.connect(ann)
-    b = await sockets.connect(bob)
-    c = await sockets.connect(cat)
-
-    ab = await a.send("ann to bob", other_user_id=bob.id)
-    ac = await a.send("ann to cat", other_user_id=cat.id)
-    cb = await c.send("cat to bob", other_user_id=bob.id)
-    assert len({ab["chat"], ac["chat"], cb["chat"]}) == 3
-
-    nb1 = await b.next("new-chat", match=lambda e: e["_id"] == ab["chat"])
-    assert nb1["to"]["_id"] == ann.id and nb1["to"]["fullName"] == full_name(ann)
-    nb2 = await b.next("new-chat", match=lambda e: e["_id"] == cb["chat"])
-    assert nb2["to"]["_id"] == cat.id and nb2["to"]["fullName"] == full_name(cat)
-    nc1 = await c.next("new-chat", match=lambda e: e["_id"] == ac["chat"])
-    assert nc1["to"]["_id"] == ann.id
-    nc2 = await c.next("new-chat", match=lambda e: e["_id"] == cb["chat"])
-    assert nc2["to"]["_id"] == bob.id
-    na1 = await a.next("new-chat", match=lambda e: e["_id"] == ab["chat"])
-    assert na1["to"]["_id"] == bob.id
-    na2 = await a.next("new-chat", match=lambda e: e["_id"] == ac["chat"])
-    assert na2["to"]["_id"] == cat.id
-
-    # Ann never hears of the Cat-Bob chat; Cat never hears of Ann-Bob.
-    await a.no_event("new-chat", match=lambda e: e["_id"] == cb["chat"])
-    await c.no_event("new-chat", within=0, match=lambda e: e["_id"] == ab["chat"])
-
-    # a later message in Ann-Bob reaches Ann and Bob only
-    await a.send("again", chat_id=ab["chat"])
-    await b.next("message", match=lambda m: m["content"] == "again")
-    await a.next("message", match=lambda m: m["content"] == "again")
-    await c.no_event("message")
-
-    # each sees exactly their own chats over REST
-    for acc, expected in ((ann, {ab["chat"], ac["chat"]}), (bob, {ab["chat"], cb["chat"]}),
-                          (cat, {ac["chat"], cb["chat"]})):
-        r = await api.get("/api/v1/chats", headers=acc.headers)
-        assert {e["_id"] for e in r.json()["data"]} == expected
-
-
 async def test_every_tab_of_both_users_gets_the_message(make_user, sockets):
     ann = await make_user("Ann")
     bob = await make_user("Bob")
@@ -152,52 +120,94 @@ async def test_every_tab_of_both_users_gets_the_message(make_user, sockets):
         assert ev["content"] == "second" and ev["isMyMsg"] is mine
 
 
-async def test_message_is_stored_before_it_is_announced(api, pair):
-    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
-    await a.emit("new-message", {"content": "stored first", "otherUserId": bob.id})
-    ev = await b.next("new-chat")
+# --- behaviour (chatkit.client) -----------------------------------------------------------------
+
+
+async def _contents(person: Person, chat_id: str) -> list[str]:
+    """What ``person`` sees in the chat, oldest first."""
+    return [m.content async for m in person.client.messages(chat_id)][::-1]
+
+
+async def _chat_ids(person: Person) -> set[str]:
+    return {chat.id for chat in await person.client.chats(limit=100)}
+
+
+async def test_three_users_each_pair_gets_its_own_chat_and_nobody_else_sees_it(people: People) -> None:
+    ann = await people.register("Ann", "One")
+    bob = await people.register("Bob", "Two")
+    cat = await people.register("Cat", "Three")
+
+    ab = (await ann.client.send("ann to bob", to=bob.id)).chat_id
+    ac = (await ann.client.send("ann to cat", to=cat.id)).chat_id
+    cb = (await cat.client.send("cat to bob", to=bob.id)).chat_id
+    assert len({ab, ac, cb}) == 3
+
+    for person, chat_id, other in ((bob, ab, ann), (bob, cb, cat), (cat, ac, ann), (cat, cb, bob),
+                                   (ann, ab, bob), (ann, ac, cat)):
+        opened = await person.events.next(ChatOpened, lambda e, chat_id=chat_id: e.chat_id == chat_id)
+        assert opened.to.id == other.id and opened.to.full_name == other.user.full_name
+
+    # Ann never hears of the Cat-Bob chat; Cat never hears of Ann-Bob.
+    await ann.events.no_event(ChatOpened, lambda e: e.chat_id == cb)
+    await cat.events.no_event(ChatOpened, lambda e: e.chat_id == ab, within=0)
+
+    # a later message in Ann-Bob reaches Ann and Bob only
+    await ann.client.send("again", chat_id=ab)
+    await bob.events.next(MessageReceived, lambda e: e.message.content == "again")
+    await ann.events.next(MessageReceived, lambda e: e.message.content == "again")
+    await cat.events.no_event(MessageReceived)
+
+    # each sees exactly their own chats over REST
+    for person, expected in ((ann, {ab, ac}), (bob, {ab, cb}), (cat, {ac, cb})):
+        assert await _chat_ids(person) == expected
+
+
+async def test_message_is_stored_before_it_is_announced(people: People) -> None:
+    ann, bob = await people.two()
+    sending = asyncio.ensure_future(ann.client.send("stored first", to=bob.id))  # not waiting for the ack
+    opened = await bob.events.next(ChatOpened)
     # the moment Bob hears of it, it is readable over REST
-    assert await contents(api, bob, ev["_id"]) == ["stored first"]
+    assert await _contents(bob, opened.chat_id) == ["stored first"]
+    await sending
 
 
-async def test_content_of_4096_characters_and_unicode_are_kept_exactly(api, pair):
-    bob, a, b = pair.bob, pair.ann_socket, pair.bob_socket
+async def test_content_of_4096_characters_and_unicode_are_kept_exactly(people: People) -> None:
+    ann, bob = await people.two()
     long_text = ("0123456789abcdef" * 256)[:4096]
     uni = "h\u00e9llo \U0001F600 \u4f60\u597d \"quoted\" <b>not html</b> $where"
-    chat_id = (await a.send(long_text, other_user_id=bob.id))["chat"]
-    await a.send(uni, chat_id=chat_id)
-    nc = await b.next("new-chat")
-    assert nc["messages"][0]["content"] == long_text
-    ev = await b.next("message")
-    assert ev["content"] == uni
-    assert await contents(api, bob, chat_id) == [long_text, uni]
+    chat_id = (await ann.client.send(long_text, to=bob.id)).chat_id
+    await ann.client.send(uni, chat_id=chat_id)
+    assert (await bob.events.next(ChatOpened)).message.content == long_text
+    assert (await bob.events.next(MessageReceived)).message.content == uni
+    assert await _contents(bob, chat_id) == [long_text, uni]
 
 
-async def test_sending_to_myself_or_an_unknown_user_is_refused(api, make_user, sockets):
-    ann = await make_user("Ann")
-    a = await sockets.connect(ann)
-    assert_failed_ack(await a.emit_ack("new-message", {"content": "me", "otherUserId": ann.id}))
-    await a.next("error")
-    assert_failed_ack(await a.emit_ack("new-message", {"content": "ghost", "otherUserId": UNKNOWN_ID}))
-    await a.next("error")
-    r = await api.get("/api/v1/chats", headers=ann.headers)
-    assert r.json()["data"] == []
+async def test_sending_to_myself_or_an_unknown_user_is_refused(people: People) -> None:
+    ann = await people.register("Ann", "Lee")
+    with pytest.raises(BadRequest) as refused:
+        await ann.client.send("me", to=ann.id)
+    assert refused.value.message == Sentence.NOT_TO_YOURSELF
+    await ann.events.next(ErrorEvent, lambda e: e.message == Sentence.NOT_TO_YOURSELF)
+    with pytest.raises(NotFound) as refused:
+        await ann.client.send("ghost", to=UNKNOWN_ID)
+    await ann.events.next(ErrorEvent, lambda e: e.message == refused.value.message)
+    assert len(await ann.client.chats()) == 0
 
 
-async def test_sending_to_a_deactivated_user_is_refused(api, make_user, sockets, admin):
-    ann = await make_user("Ann")
-    bob = await make_user("Bob")
+async def test_sending_to_a_deactivated_user_is_refused(people: People, admin) -> None:
+    ann = await people.register("Ann", "Lee")
+    bob = await people.register("Bob", "Ray", online=False)
     await admin("users", "deactivate", bob.email)
-    a = await sockets.connect(ann)
-    assert_failed_ack(await a.emit_ack("new-message", {"content": "hello?", "otherUserId": bob.id}))
-    assert (await api.get("/api/v1/chats", headers=ann.headers)).json()["data"] == []
+    with pytest.raises(Forbidden):
+        await ann.client.send("hello?", to=bob.id)
+    assert len(await ann.client.chats()) == 0
 
 
-async def test_my_own_messages_are_marked_is_my_msg_in_rest_pages(api, pair):
-    ann, bob, a, b = pair
-    chat_id = (await a.send("from ann", other_user_id=bob.id))["chat"]
-    await b.send("from bob", chat_id=chat_id)
-    ann_view = {m["content"]: m["isMyMsg"] for m in await messages(api, ann, chat_id)}
-    bob_view = {m["content"]: m["isMyMsg"] for m in await messages(api, bob, chat_id)}
+async def test_my_own_messages_are_marked_is_my_msg_in_rest_pages(people: People) -> None:
+    ann, bob = await people.two()
+    chat_id = (await ann.client.send("from ann", to=bob.id)).chat_id
+    await bob.client.send("from bob", chat_id=chat_id)
+    ann_view = {m.content: m.is_mine async for m in ann.client.messages(chat_id)}
+    bob_view = {m.content: m.is_mine async for m in bob.client.messages(chat_id)}
     assert ann_view == {"from ann": True, "from bob": False}
     assert bob_view == {"from ann": False, "from bob": True}

@@ -45,18 +45,9 @@ from chatkit.client import (
     UnsupportedMedia,
 )
 from chatkit.protocol import Sentence
-from tests.helpers.clients import People, Person
+from tests.helpers.clients import People, open_chat
 from tests.helpers.constants import PASSWORD, UNKNOWN_ID
 from tests.helpers.images import pixels, png
-
-
-async def opened(ann: Person, bob: Person, text: str = "hi") -> str:
-    """Ann writes Bob a first message; both take its ``ChatOpened``; returns the chat id."""
-    sent = await ann.client.send(text, to=bob.id)
-    for person in (ann, bob):
-        await person.events.next(ChatOpened, lambda e: e.chat_id == sent.chat_id)
-    return sent.chat_id
-
 
 # --- the package ------------------------------------------------------------------------
 
@@ -115,7 +106,7 @@ async def test_a_client_can_resume_a_session_from_its_token(people: People) -> N
 async def test_change_password_keeps_this_device_connected(people: People) -> None:
     ann = await people.register("Ann", "Lee")
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     old_token = ann.client.token
     user = await ann.client.change_password(PASSWORD, "a new password 2")
     assert user.password_changed_at is not None and ann.client.token != old_token
@@ -144,7 +135,7 @@ async def test_users_chats_chat_and_paged_messages(people: People) -> None:
     found = await ann.client.users("de la")
     assert [u.full_name for u in found] == ["Cara de la Cruz"] and found.items[0].is_online is False
 
-    chat_id = await opened(ann, bob, "m0")
+    chat_id = await open_chat(ann, bob, "m0")
     for i in range(1, 7):
         await ann.client.send(f"m{i}", chat_id=chat_id)
     listing = await bob.client.chats(messages=2)
@@ -222,7 +213,7 @@ async def test_images_upload_and_download(people: People, tmp_path: Path) -> Non
 async def test_block_unblock_and_clear(people: People, db: Any) -> None:
     ann = await people.register("Ann", "Lee")
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     assert await bob.client.block(ann.id) == BlockState(True, True, False)
     for person in (ann, bob):
         label = await person.events.next(MessageReceived, lambda e: e.message.type == "Label")
@@ -333,7 +324,7 @@ async def test_callbacks_and_the_iterator_see_the_same_events_in_order(people: P
     def broken(event: Typing) -> None:
         raise RuntimeError("a consumer's bug")  # logged; the others still run
 
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     await ann.client.typing(chat_id)
     for i in range(5):
         await ann.client.send(f"n{i}", chat_id=chat_id)

@@ -36,7 +36,7 @@ from chatkit.client import (
 from chatkit.protocol import Sentence
 from chatkit.server.runner import RunningServer, start_server
 from chatkit.settings import Settings
-from tests.helpers.clients import People, Person
+from tests.helpers.clients import People, Person, open_chat
 from tests.helpers.constants import PASSWORD
 
 BURST = 30
@@ -63,13 +63,6 @@ async def drop_engineio(client: ChatClient) -> None:
 KILLS: dict[str, Callable[[ChatClient], Awaitable[None]]] = {"tcp-cut": cut_tcp, "engineio-abort": drop_engineio}
 
 
-async def opened(ann: Person, bob: Person) -> str:
-    chat_id = (await ann.client.send("hi", to=bob.id)).chat_id
-    for person in (ann, bob):
-        await person.events.next(ChatOpened)
-    return chat_id
-
-
 def assert_exactly_once(person: Person, chat_id: str, expected: set[str]) -> list[Message]:
     """The consumer got each expected message once, and nothing else in that chat."""
     mine = [m for m in person.events.messages() if m.chat_id == chat_id]
@@ -87,7 +80,7 @@ async def test_a_drop_in_the_middle_of_a_burst_loses_and_doubles_nothing(people:
                                                                           kill: str) -> None:
     ann = await people.register("Ann", "Lee", backoff=SLOW_RETURN)
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     acked: list[Message] = []
     killed = asyncio.Event()
 
@@ -133,7 +126,7 @@ async def test_messages_written_while_disconnected_come_once_as_recovered(people
     ann = await people.register("Ann", "Lee")
     bob = await people.register("Bob", "Ray")
     cara = await people.register("Cara", "Day")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     await ann.client.send("seen live", chat_id=chat_id)
     await ann.events.next(MessageReceived, lambda e: e.message.content == "seen live")
 
@@ -163,7 +156,7 @@ async def test_messages_written_while_disconnected_come_once_as_recovered(people
 async def test_a_session_whose_history_predates_the_client_replays_none_of_it(people: People) -> None:
     ann = await people.register("Ann", "Lee")
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     for i in range(3):
         await bob.client.send(f"old{i}", chat_id=chat_id)
     later = people.client(backoff=Backoff(first=0.05))
@@ -181,7 +174,7 @@ async def test_a_session_whose_history_predates_the_client_replays_none_of_it(pe
 async def test_viewing_a_chat_survives_a_reconnect(people: People) -> None:
     ann = await people.register("Ann", "Lee", backoff=Backoff(first=0.05))
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     await bob.client.send("unread until Ann looks", chat_id=chat_id)
     await ann.client.join(chat_id)
     await bob.events.next(MessagesSeen)
@@ -196,7 +189,7 @@ async def test_viewing_a_chat_survives_a_reconnect(people: People) -> None:
 async def test_sends_made_while_reconnecting_wait_and_go_through(people: People, db: Any) -> None:
     ann = await people.register("Ann", "Lee", backoff=SLOW_RETURN)
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     await cut_tcp(ann.client)
     await ann.events.next(Disconnected, lambda e: e.reconnecting)
     assert not ann.client.connected
@@ -212,7 +205,7 @@ async def test_sends_made_while_reconnecting_wait_and_go_through(people: People,
 async def test_a_session_ended_elsewhere_stops_the_client_for_good(people: People) -> None:
     ann = await people.register("Ann", "Lee", backoff=Backoff(first=0.05))
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     # the same session logged out from elsewhere (another tab with this token)
     async with ChatClient(people.url, token=ann.client.token, realtime=False) as tab:
         await tab.logout()
@@ -235,7 +228,7 @@ async def test_a_session_ended_elsewhere_stops_the_client_for_good(people: Peopl
 async def test_a_send_waiting_when_the_session_ends_raises(people: People, db: Any) -> None:
     ann = await people.register("Ann", "Lee", backoff=Backoff(first=1.0, ceiling=1.0))
     bob = await people.register("Bob", "Ray")
-    chat_id = await opened(ann, bob)
+    chat_id = await open_chat(ann, bob)
     await cut_tcp(ann.client)
     await ann.events.next(Disconnected, lambda e: e.reconnecting)
     waiting = asyncio.ensure_future(ann.client.send("queued", chat_id=chat_id))
@@ -266,7 +259,7 @@ async def test_a_server_restart_is_ridden_out(settings: Settings) -> None:
     try:
         ann = await pool.register("Ann", "Lee", backoff=Backoff(first=0.1, ceiling=0.5))
         bob = await pool.register("Bob", "Ray", backoff=Backoff(first=0.1, ceiling=0.5))
-        chat_id = await opened(ann, bob)
+        chat_id = await open_chat(ann, bob)
         await running.stop()
         running = None
         await ann.events.next(Disconnected, lambda e: e.reconnecting)

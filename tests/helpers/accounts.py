@@ -33,10 +33,6 @@ class Account:
         return auth_header(self.token)
 
 
-def full_name(account: Account) -> str:
-    return f"{account.data['firstName']} {account.data['lastName']}"
-
-
 async def register(
     api: httpx.AsyncClient, first: str = "Ann", last: str = "Lee", email: str | None = None,
     password: str = PASSWORD, **extra: Any,

@@ -54,6 +54,13 @@ class Recorder:
         """Every message given to the consumer, in order (``message`` and ``new-chat`` alike)."""
         return [e.message for e in self.history if isinstance(e, MessageReceived | ChatOpened)]
 
+    def drain(self, kind: type[ChatEvent] = ChatEvent) -> list[ChatEvent]:
+        """Take (and return) every event of ``kind`` recorded so far, so that later waits
+        only see what arrives from now on (e.g. the next ``OnlineUsers`` after a hang-up)."""
+        dropped = [e for i, e in enumerate(self.history) if i not in self._taken and isinstance(e, kind)]
+        self._taken.update(i for i, e in enumerate(self.history) if isinstance(e, kind))
+        return dropped
+
     async def next(self, kind: type[E], match: Callable[[E], Any] | None = None,
                    timeout: float = DEFAULT_TIMEOUT) -> E:
         """The oldest not-yet-taken event of ``kind`` (matching ``match``), waiting up to ``timeout``."""
@@ -115,6 +122,14 @@ class Person:
         return self.user.id
 
 
+async def open_chat(ann: Person, bob: Person, text: str = "hi") -> str:
+    """Ann writes Bob a first message; both take its ``ChatOpened``; returns the chat id."""
+    sent = await ann.client.send(text, to=bob.id)
+    for person in (ann, bob):
+        await person.events.next(ChatOpened, lambda e: e.chat_id == sent.chat_id)
+    return sent.chat_id
+
+
 class People:
     """Registers users through ``ChatClient`` for one test and closes every client at its end."""
 
@@ -134,12 +149,26 @@ class People:
         self.recorders.append(recorder)
         return recorder
 
-    async def register(self, first: str = "Ann", last: str = "Lee", **options: Any) -> Person:
-        client = self.client(**options)
+    async def register(self, first: str = "Ann", last: str = "Lee", *, online: bool = True,
+                       notification_token: str | None = None, **options: Any) -> Person:
+        """A new user, logged in; connected unless ``online=False`` (then REST only, until
+        ``await person.client.connect()``)."""
+        client = self.client(realtime=online, **options)
         events = self.record(client, first)
         email = f"{first.lower()}.{uuid.uuid4().hex[:8]}@example.com"
-        user = await client.register(first, last, email, PASSWORD)
+        user = await client.register(first, last, email, PASSWORD, notification_token=notification_token)
         return Person(client, events, user, email, PASSWORD)
+
+    async def two(self) -> tuple[Person, Person]:
+        """The usual opening: Ann Lee and Bob Ray, registered and connected, in that order."""
+        return await self.register("Ann", "Lee"), await self.register("Bob", "Ray")
+
+    async def tab(self, person: Person, label: str | None = None) -> Person:
+        """Another connection of ``person``'s session (a second browser tab), connected."""
+        client = self.client(token=person.client.token)
+        events = self.record(client, label or f"{person.user.first_name} (tab)")
+        await client.connect()
+        return Person(client, events, person.user, person.email, person.password)
 
     async def close(self) -> None:
         for client in self.clients:
