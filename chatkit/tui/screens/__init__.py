@@ -1,0 +1,1 @@
+"""The terminal client's screens: login, the main chat screen and its dialogs."""

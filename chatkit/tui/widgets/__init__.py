@@ -1,0 +1,1 @@
+"""The terminal client's widgets: each shows part of the state and posts what the user asks for."""
