@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,6 +32,7 @@ from chatkit.client import (
     MessageReceived,
     MessagesSeen,
 )
+from chatkit.mongod import free_port
 from chatkit.protocol import Sentence
 from chatkit.server.runner import RunningServer, start_server
 from chatkit.settings import Settings
@@ -242,17 +242,10 @@ async def test_a_send_waiting_when_the_session_ends_raises(people: People, db: A
     assert await db.messages.count_documents({"content": "queued"}) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_a_server_restart_is_ridden_out(settings: Settings) -> None:
     """The server goes away (a shutdown closes sockets without a reason) and comes back on
     the same address: clients return by themselves, and a send made meanwhile is stored once."""
-    fixed = dataclasses.replace(settings, port=_free_port())
+    fixed = dataclasses.replace(settings, port=free_port())
     running: RunningServer | None = await start_server(fixed, fixed.mongo_url or "")
     assert running is not None
     pool = People(running.url)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +20,12 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from chatkit.client import Backoff, ChatClient, MessageReceived, MessagesSeen, StoppedTyping, Typing
+from chatkit.mongod import free_port
 from chatkit.protocol import Sentence
 from chatkit.server.runner import RunningServer, start_server
 from chatkit.settings import Settings
-from chatkit.tui.app import PAGE, ChatkitApp
+from chatkit.tui.app import ChatkitApp
+from chatkit.tui.controller import PAGE
 from chatkit.tui.profiles import Profile, ProfileStore
 from chatkit.tui.screens.confirm import ConfirmDialog
 from chatkit.tui.screens.login import LoginScreen
@@ -254,16 +255,9 @@ async def _all_messages(person: Person, chat_id: str) -> list[Any]:
     return [m async for m in person.client.messages(chat_id)]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_a_server_restart_reconnects_and_shows_what_was_sent_meanwhile(settings: Settings,
                                                                                tmp_path: Path) -> None:
-    fixed = dataclasses.replace(settings, port=_free_port())
+    fixed = dataclasses.replace(settings, port=free_port())
     running: RunningServer | None = await start_server(fixed, fixed.mongo_url or "")
     assert running is not None
     pool = People(running.url)
@@ -324,7 +318,7 @@ async def test_logout_forgets_remembered_sessions(tmp_path: Path, given: str | N
     from chatkit.tui.session import forget
 
     store = ProfileStore(tmp_path / "profiles.json")
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     store.remember(Profile(dead, "ann@example.com", "Ann Lee", "t1"))
     store.remember(Profile(dead, "bob@example.com", "Bob Ray", "t2"))
     gone = await forget(dead, given, store)
@@ -341,7 +335,7 @@ def test_the_command_checks_the_url_and_logout_forgets_the_remembered_session(tm
     env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
     bad = runner.invoke(cli, ["tui", "--server", "ftp://example.com"], env=env)
     assert bad.exit_code == 2 and "--server must be an http:// or https:// URL" in bad.output
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     store = ProfileStore(tmp_path / "config" / "chatkit" / "tui-profiles.json")
     store.remember(Profile(dead, "ann@example.com", "Ann Lee", "t1"))
     out = runner.invoke(cli, ["tui", "--logout", "--server", dead], env=env)

@@ -1,8 +1,9 @@
-"""The app's own Textual messages, in one place: what widgets and screens tell the app.
+"""The client's own Textual messages, in one place: what widgets and screens tell their owners.
 
-Messages go up (a widget says what the user asked for), attributes go down (the app
-sets what a widget shows). No widget talks to the server: each of these ends in
-the app, which does the work through ``chatkit.client`` in a worker.
+Messages go up (a widget says what the user asked for), attributes go down (a screen
+sets what a widget shows). No widget talks to the server: the login screen's end in
+the app (which starts the session), the chat widgets' in the main screen (which does
+the work through :mod:`chatkit.tui.controller` in a worker).
 """
 
 from __future__ import annotations
@@ -68,3 +69,11 @@ class TypingChanged(Message):
 
 class OlderWanted(Message):
     """The log was scrolled to its top: fetch the previous page of the open chat."""
+
+
+class SessionEnded(Message):
+    """The server refused the session mid-way (an ``AuthError`` in a worker): back to login."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

@@ -126,6 +126,14 @@ class ChatState:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """An image message's bytes, as the client downloaded them (or as I sent them)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Alert:
     """A message arrived in a chat that is not open: ring, toast and badge."""
 

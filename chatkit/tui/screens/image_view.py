@@ -10,8 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from chatkit.tui.state import Picture
 from chatkit.tui.widgets.image_preview import preview
-from chatkit.tui.widgets.message_log import Picture
 
 
 class ImageView(ModalScreen[bool]):

@@ -18,7 +18,7 @@ from chatkit.tui.state import AppState, preview
 
 
 class ChatOptions(OptionList):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.focus_composer", "Composer", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "screen.focus_composer", "Composer", show=False)]
 
 
 class ChatList(Vertical):

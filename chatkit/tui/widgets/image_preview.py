@@ -3,7 +3,7 @@ has them, Unicode half-blocks elsewhere), or nothing when it cannot render.
 
 textual-image asks the terminal what it supports when it is imported, which it can
 only do before Textual takes the terminal over: ``chatkit.tui.app`` imports this
-module (through the message log) at its top for that reason.
+module (through the main screen and the message log) at its top for that reason.
 """
 
 from __future__ import annotations

@@ -21,16 +21,8 @@ from textual.widgets import Static
 from chatkit.client import Message
 from chatkit.tui.format import clock, day_label, local, tick
 from chatkit.tui.messages import OlderWanted
-from chatkit.tui.state import ChatState, Outgoing, Receipt, label_text
+from chatkit.tui.state import ChatState, Outgoing, Picture, Receipt, label_text
 from chatkit.tui.widgets.image_preview import preview
-
-
-@dataclass(frozen=True)
-class Picture:
-    """An image message's bytes, as the app downloaded them."""
-
-    name: str
-    data: bytes
 
 
 @dataclass(frozen=True)
