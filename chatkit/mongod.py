@@ -43,6 +43,8 @@ Owner = Literal["server", "admin", "test"]
 class MongodError(OperatorError):
     """The local mongod could not be found, started or reached; the text says which."""
 
+    exit_code = 4  # the database is unreachable
+
 
 class MongodNotFound(MongodError):
     """No mongod on PATH and no ``embedded`` extra installed."""
@@ -52,6 +54,8 @@ class MongodNotFound(MongodError):
 
 class DataDirBusy(MongodError):
     """Another process owns this data dir's mongod and it cannot be shared."""
+
+    exit_code = 1
 
 
 def find_mongod() -> Path | None:

@@ -41,6 +41,9 @@ class Rest:
     CHANGE_PASSWORD: Final = AUTH + "/change-password"
     LOG_OUT: Final = AUTH + "/log-out"
     ME: Final = AUTH + "/me"
+    VERIFY_ACCOUNT: Final = AUTH + "/verify-account"
+    SEND_OTP: Final = AUTH + "/send-otp"
+    VERIFY_OTP: Final = AUTH + "/verify-otp"
     CHATS: Final = "/api/v1/chats"
     CHAT_USERS: Final = CHATS + "/users"
     CHAT: Final = CHATS + "/{id}"
@@ -48,8 +51,10 @@ class Rest:
     CLEAR_CHAT: Final = CHATS + "/clear/{id}"
     BLOCK: Final = "/api/v1/actions/{id}/block"
     UNBLOCK: Final = "/api/v1/actions/{id}/unblock"
+    LANG: Final = "/api/v1/actions/lang"
     MEDIA: Final = "/api/v1/media/{id}"
     HEALTHZ: Final = "/healthz"
+    OPENAPI: Final = "/api/v1/openapi.json"
 
 
 class Sentence:
@@ -68,6 +73,11 @@ class Sentence:
     BAD_CURRENT_PASSWORD: Final = "Current password is incorrect"
     REGISTRATION_CLOSED: Final = "Registration is closed; ask an administrator for an account"
     EMAIL_TAKEN: Final = "Email is already registered"
+    # accounts by email (one-time codes)
+    BAD_CODE: Final = "Invalid or expired code"
+    MAIL_UNAVAILABLE: Final = "Email is not configured on this server"
+    CODE_REQUIRED: Final = "Give the code as code (or otp)"
+    UNKNOWN_LANG: Final = "lang must be en or ar"
     # chats and messages
     BLOCKED: Final = "You can't send a message to a blocked user"
     USER_UNAVAILABLE: Final = "This user is not available"
@@ -99,3 +109,8 @@ class Sentence:
     CHAT_CLEARED: Final = "Chat cleared"
     USER_BLOCKED: Final = "User blocked"
     USER_UNBLOCKED: Final = "User unblocked"
+    VERIFICATION_SENT: Final = "Verification OTP is sent to your Email"  # the original's words
+    OTP_SENT: Final = "If this email has an account, an OTP is sent to it"
+    ACCOUNT_VERIFIED: Final = "Account verified"
+    PROFILE_UPDATED: Final = "Profile updated"
+    LANG_SET: Final = "Language updated"

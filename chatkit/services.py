@@ -13,12 +13,21 @@ from datetime import timedelta
 from chatkit.domain.access import ChatAccess
 from chatkit.domain.accounts import Accounts
 from chatkit.domain.blocks import Blocks
+from chatkit.domain.chat_cache import ChatCache
 from chatkit.domain.clearing import Clearing
+from chatkit.domain.codes import OneTimeCodes
+from chatkit.domain.email_access import EmailAccess
+from chatkit.domain.erasure import Erasure
 from chatkit.domain.listings import Listings
+from chatkit.domain.mail.outbox import MailOutbox
+from chatkit.domain.mail.report import MailReport
+from chatkit.domain.mail.sender import MailSender
+from chatkit.domain.mail.smtp import SmtpConfig, SmtpTransport
 from chatkit.domain.media import MediaLibrary
 from chatkit.domain.media_urls import MediaUrls
 from chatkit.domain.notifier import Notifier
 from chatkit.domain.presence import Presence, PresenceFeed
+from chatkit.domain.profiles import Profiles
 from chatkit.domain.push.backends import PushBackend, RecordOnlyBackend
 from chatkit.domain.push.firebase import FirebaseBackend
 from chatkit.domain.push.outbox import PushOutbox
@@ -50,6 +59,12 @@ class Services:
     media: MediaLibrary
     push_sender: PushSender  # started by the server only
     push_report: PushReport
+    chat_cache: ChatCache  # held only while a server follows the change stream
+    profiles: Profiles
+    email_access: EmailAccess
+    mail_sender: MailSender  # started by the server only (and only with SMTP configured)
+    mail_report: MailReport
+    erasure: Erasure
 
 
 def push_backend(settings: Settings) -> PushBackend:
@@ -59,27 +74,44 @@ def push_backend(settings: Settings) -> PushBackend:
     return RecordOnlyBackend()
 
 
+def mail_sender(settings: Settings, storage: Storage) -> MailSender:
+    """SMTP when ``CHATKIT_SMTP_URL`` is set; else a sender that never runs (no mail is queued)."""
+    transport = None
+    if settings.smtp_url is not None:
+        transport = SmtpTransport(SmtpConfig.from_url(settings.smtp_url, settings.mail_from))
+    return MailSender(storage, transport)
+
+
 def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> Services:
     codec = TokenCodec(settings.resolved_jwt_secret, timedelta(days=settings.jwt_lifetime_days))
     accounts = Accounts(storage, codec, bcrypt_rounds=settings.bcrypt_rounds,
                         open_registration=settings.open_registration,
-                        throttle=LoginThrottle(retry_seconds=settings.login_retry_seconds))
+                        throttle=LoginThrottle(retry_seconds=settings.login_retry_seconds),
+                        verify_email=settings.verification_required)
     urls = MediaUrls(settings.resolved_jwt_secret, settings.media_url_days * 86400, settings.public_url)
     presence = Presence(settings.presence)
     feed = PresenceFeed(storage, presence, notifier)
     access = ChatAccess(storage)
+    cache = ChatCache(storage)
     receipts = Receipts(storage, access, presence, notifier)
     backend = push_backend(settings)
     push_sender = PushSender(storage, backend)
     pushes = PushOutbox(storage, queue=backend.sends, interval=settings.push_interval, wake=push_sender.wake,
                         image_url=urls.public)
+    profiles = Profiles(storage, urls)
+    mails = mail_sender(settings, storage)
+    codes = OneTimeCodes(storage, settings.resolved_jwt_secret, lifetime=settings.code_lifetime,
+                         per_hour=settings.codes_per_hour)
+    email_access = EmailAccess(storage, accounts, codes, profiles,
+                               MailOutbox(storage, mails.wake) if mails.enabled else None,
+                               required=settings.verification_required)
     return Services(
         settings=settings,
         storage=storage,
         presence=presence,
         accounts=accounts,
         presence_feed=feed,
-        sending=Sending(storage, access, presence, feed, notifier, pushes, urls),
+        sending=Sending(storage, presence, feed, notifier, pushes, urls, cache),
         receipts=receipts,
         typing=Typing(storage, access, notifier),
         blocks=Blocks(storage, notifier),
@@ -89,4 +121,10 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> 
         media=MediaLibrary(storage, accounts, urls),
         push_sender=push_sender,
         push_report=PushReport(storage),
+        chat_cache=cache,
+        erasure=Erasure(storage),
+        profiles=profiles,
+        email_access=email_access,
+        mail_sender=mails,
+        mail_report=MailReport(storage),
     )

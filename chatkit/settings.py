@@ -29,7 +29,8 @@ class SettingsError(UsageError):
     """A configuration value that cannot be used; the message names the variable."""
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
+    """Where a server keeps its mongod's files and JWT secret unless told otherwise."""
     return Path(platformdirs.user_data_dir("chatkit", appauthor=False))
 
 
@@ -37,10 +38,11 @@ def _default_data_dir() -> Path:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
-    data_dir: Path = field(default_factory=_default_data_dir)
+    data_dir: Path = field(default_factory=default_data_dir)
     mongo_url: str | None = None
     db_name: str = "chatkit"
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log shippers
     jwt_secret: str | None = None
     jwt_lifetime_days: float = 30.0
     open_registration: bool = True
@@ -56,6 +58,12 @@ class Settings:
     firebase_credentials: Path | None = None
     fcm_endpoint: str | None = None
     push_interval: float = 3.0
+    # accounts and email (chatkit/domain/mail, chatkit/domain/codes.py)
+    smtp_url: str | None = None  # smtp://user:password@host:port or smtps://...
+    mail_from: str | None = None  # the From of account mails; default from the SMTP URL
+    email_verification: Literal["required", "off"] | None = None  # None: required with SMTP, else off
+    code_lifetime: float = 600.0  # seconds a one-time code works
+    codes_per_hour: int = 5  # codes mailed to one address per hour at most
 
     @classmethod
     def load(
@@ -97,6 +105,8 @@ class Settings:
             raise SettingsError("CHATKIT_MEDIA_MAX_PIXELS must be between 1 and 1000000000")
         if not math.isfinite(self.media_url_days) or not 0 < self.media_url_days <= 3650:
             raise SettingsError("CHATKIT_MEDIA_URL_DAYS must be a positive number of days (at most 3650)")
+        if self.mongo_url is not None:
+            _check_mongo_url(self.mongo_url)
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("CHATKIT_PUBLIC_URL must start with http:// or https://")
         if self.presence not in ("contacts", "all"):
@@ -107,8 +117,18 @@ class Settings:
             raise SettingsError("CHATKIT_FCM_ENDPOINT must start with http:// or https://")
         if not math.isfinite(self.push_interval) or not 0 <= self.push_interval <= 3600:
             raise SettingsError("CHATKIT_PUSH_INTERVAL must be between 0 and 3600 seconds")
+        _check_mail(self)
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"unknown log level {self.log_level!r}")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"CHATKIT_LOG_FORMAT must be text or json, got {self.log_format!r}")
+
+    @property
+    def verification_required(self) -> bool:
+        """Whether a new account must confirm its email before it gets a token."""
+        if self.email_verification is None:
+            return self.smtp_url is not None
+        return self.email_verification == "required"
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, else one generated once and kept in the data dir.
@@ -152,6 +172,46 @@ def _create_secret_file(path: Path) -> None:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_mongo_url(url: str) -> None:
+    """Refuse at once what cannot be a MongoDB URL, rather than after a connect timeout.
+
+    The URL itself is not repeated: it may hold a password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mongodb", "mongodb+srv"):
+        got = f"a {scheme}:// URL" if sep else "no scheme"
+        raise SettingsError(f"invalid MongoDB URL: it must start with mongodb:// or mongodb+srv:// (got {got})")
+    hosts = rest.rpartition("@")[2].split("/")[0].split("?")[0]
+    if not hosts or any(c.isspace() for c in url):
+        raise SettingsError("invalid MongoDB URL: it names no host, or holds spaces")
+
+
+def _check_mail(settings: Settings) -> None:
+    """SMTP URL, From address, verification mode and code limits, checked at start.
+
+    The URL is not repeated in an error: it may hold a password."""
+    url = settings.smtp_url
+    if url is not None:
+        scheme, sep, rest = url.partition("://")
+        host = rest.rpartition("@")[2].split("/")[0].split("?")[0].rsplit(":", 1)
+        if not sep or scheme not in ("smtp", "smtps"):
+            raise SettingsError("CHATKIT_SMTP_URL must start with smtp:// or smtps://")
+        if not host[0] or any(c.isspace() for c in url):
+            raise SettingsError("CHATKIT_SMTP_URL names no host, or holds spaces")
+        if len(host) == 2 and not (host[1].isdigit() and 0 < int(host[1]) < 65536):
+            raise SettingsError("CHATKIT_SMTP_URL has a port that is not a number from 1 to 65535")
+    if settings.mail_from is not None and ("@" not in settings.mail_from or "\n" in settings.mail_from
+                                           or "\r" in settings.mail_from):
+        raise SettingsError("CHATKIT_MAIL_FROM must be an email address (optionally \"Name <address>\")")
+    if settings.email_verification not in (None, "required", "off"):
+        raise SettingsError(f"CHATKIT_EMAIL_VERIFICATION must be required or off, got {settings.email_verification!r}")
+    if settings.email_verification == "required" and url is None:
+        raise SettingsError("CHATKIT_EMAIL_VERIFICATION=required needs CHATKIT_SMTP_URL to send the codes")
+    if not math.isfinite(settings.code_lifetime) or not 1 <= settings.code_lifetime <= 86400:
+        raise SettingsError("CHATKIT_CODE_LIFETIME must be between 1 and 86400 seconds")
+    if not 1 <= settings.codes_per_hour <= 1000:
+        raise SettingsError("CHATKIT_CODES_PER_HOUR must be between 1 and 1000")
 
 
 def _check_service_account(path: Path) -> None:

@@ -157,3 +157,17 @@ async def people(server: RunningServer) -> AsyncIterator[Any]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Any]:
+    """The test SMTP server (``tests.helpers.mailbox``): servers set up with its ``MAIL``
+    overrides mail through it."""
+    from tests.helpers.mailbox import Mailbox
+
+    box = Mailbox()
+    box.start()
+    try:
+        yield box
+    finally:
+        box.stop()

@@ -54,13 +54,13 @@ async def test_pushes_table_and_refusals(make_user, sockets, admin):
     await a.send("two", chat_id=chat_id)
 
     table = (await admin("pushes", "--limit", "1")).output
-    assert bob.id in table and "recorded" in table and "0/1" in table
+    assert bob.email in table and "recorded" in table and "0/1" in table  # users by email
     assert "1 of 2 pushes shown" in table
 
     bad = await admin("pushes", "--status", "lost", ok=False)
-    assert bad.exit_code == 1 and "unknown push status 'lost'" in bad.output
+    assert bad.exit_code == 2 and "unknown push status 'lost'" in bad.output
     missing = await admin("pushes", "--user", "nobody@example.com", ok=False)
-    assert missing.exit_code == 1 and "nobody@example.com" in missing.output
+    assert missing.exit_code == 3 and "nobody@example.com" in missing.output
 
 
 async def test_a_server_without_credentials_records_what_an_earlier_run_left_queued(db, make_user, admin):

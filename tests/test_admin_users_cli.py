@@ -150,7 +150,7 @@ async def test_logout_ends_every_session_but_not_the_account(api, admin_cli, mak
     bob = await make_user("Bob")
     second = (await _login(api, ann.email)).json()["data"]["token"]
 
-    result = _json(await admin_cli("users", "logout", ann.email, "--json"))
+    result = _json(await admin_cli("users", "logout", ann.email, "--yes", "--json"))
     assert result["sessionsEnded"] == 2 and result["_id"] == ann.id
 
     for token in (ann.token, second):
@@ -160,7 +160,7 @@ async def test_logout_ends_every_session_but_not_the_account(api, admin_cli, mak
 
     fresh = (await _login(api, ann.email)).json()["data"]["token"]
     assert (await _me(api, fresh)).status_code == 200
-    assert _ok(await admin_cli("users", "logout", ann.id)).strip() == f"ended 1 session(s) of {ann.email}"
+    assert _ok(await admin_cli("users", "logout", ann.id, "--yes")).strip() == f"ended 1 session(s) of {ann.email}"
 
 
 async def test_errors_are_one_line_and_change_nothing(api, admin_cli, make_user):
@@ -168,18 +168,23 @@ async def test_errors_are_one_line_and_change_nothing(api, admin_cli, make_user)
     nobody_id = str(ObjectId())
     before = _json(await admin_cli("users", "list", "--json"))
 
-    for command in ("show", "ban", "unban", "deactivate", "activate", "logout"):
-        _failed(await admin_cli("users", command, "nobody@example.com"), "No user 'nobody@example.com'")
-        _failed(await admin_cli("users", command, nobody_id, "--json"), f"No user '{nobody_id}'")
-    _failed(await admin_cli("users", "set-password", "ghost", "--password", "long enough"), "No user 'ghost'")
+    for command in ("show", "ban", "unban", "deactivate", "activate", "logout", "delete", "unlock"):
+        _failed(await admin_cli("users", command, "nobody@example.com"), "No user 'nobody@example.com'", 3)
+        as_json = await admin_cli("users", command, nobody_id, "--json")  # errors are JSON with --json
+        assert as_json.exit_code == 3 and as_json.stdout == ""
+        assert json.loads(as_json.stderr) == {"error": f"No user '{nobody_id}'", "exitCode": 3}
+    _failed(await admin_cli("users", "set-password", "ghost", "--password", "long enough"), "No user 'ghost'", 3)
 
-    _failed(await _create(admin_cli, ann.email.upper()), "Email is already registered")
-    _failed(await _create(admin_cli, "new@example.com", password="short"), "password must be at least 8 characters")
-    _failed(await _create(admin_cli, "not-an-email"), "email is not a valid email address")
-    _failed(await _create(admin_cli, "new@example.com", first="  "), "firstName must not be empty")
+    taken = await _create(admin_cli, ann.email.upper())  # --json: the error is JSON too, exit 5 (conflict)
+    assert taken.exit_code == 5 and json.loads(taken.stderr)["error"] == "Email is already registered"
+    for bad, message in ((dict(email="new@example.com", password="short"), "password must be at least 8 characters"),
+                         (dict(email="not-an-email"), "email is not a valid email address"),
+                         (dict(email="new@example.com", first="  "), "firstName must not be empty")):
+        refused = await _create(admin_cli, **bad)
+        assert refused.exit_code == 1 and json.loads(refused.stderr)["error"] == message
     _failed(await admin_cli("users", "create", "--email", "new@example.com", "--first-name", "A",
                             "--last-name", "B", input=""),
-            "no password given: pass --password or type it on standard input")
+            "no password given: pass --password or type it on standard input", 2)
     _failed(await admin_cli("users", "set-password", ann.email, "--password", "short"),
             "password must be at least 8 characters")
 
@@ -196,14 +201,14 @@ def test_unusable_mongo_url_is_one_line(tmp_path):
 
     result = CliRunner().invoke(app, ["admin", "--mongo-url", "http://example.com", "--data-dir", str(tmp_path),
                                       "users", "list"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # refused at once, as a usage error
     assert isinstance(result.exception, SystemExit)
     line = one_error_line(result.stderr)
     assert line.startswith("error: invalid MongoDB URL"), result.stderr
     assert "mongodb://" in line  # says what a URL should look like
 
 
-def test_admin_with_a_mongo_url_writes_no_secret(tmp_path, settings):
+def test_admin_with_a_mongo_url_writes_no_secret(tmp_path, settings, server):
     """Operator commands issue no tokens, so they neither read nor create the JWT secret."""
     from typer.testing import CliRunner
 

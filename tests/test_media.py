@@ -323,7 +323,7 @@ async def test_admin_media_reports_and_prunes_orphans(api, db, admin, pair):
     assert report["files"] == 3 and report["bytes"] > 0 and report["orphans"] == []
 
     # an operator deletes the chat with Cat: its two images are orphans now
-    await admin("clear", orphan_chat, "--all")
+    await admin("clear", orphan_chat, "--all", "--yes")
     # young orphans may be an upload still in progress: not reported until an hour old
     assert json.loads((await admin("media", "--json")).output)["orphans"] == []
     await db["media.files"].update_many({"metadata.chat": ObjectId(orphan_chat)},
@@ -332,7 +332,7 @@ async def test_admin_media_reports_and_prunes_orphans(api, db, admin, pair):
     assert len(report["orphans"]) == 2 and all(o["chat"] == orphan_chat for o in report["orphans"])
     human = (await admin("media")).output
     assert all(o["_id"] in human for o in report["orphans"]) and "--prune-orphans" in human
-    pruned = json.loads((await admin("media", "--prune-orphans", "--json")).output)
+    pruned = json.loads((await admin("media", "--prune-orphans", "--yes", "--json")).output)
     assert len(pruned["pruned"]) == 2 and pruned["orphans"] == [] and pruned["files"] == 1
     assert await db["media.chunks"].count_documents({}) == 1
     # the image still referenced loads as before

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from tests.helpers.constants import AUTH, PASSWORD
-from tests.helpers.failures import assert_error, one_error_line
+from tests.helpers.failures import assert_error
 
 INVISIBLE = "must contain a visible character"
 
@@ -80,7 +80,8 @@ async def test_the_admin_cli_holds_names_to_the_same_rules(admin_cli, db):
 
     refused = await create("\u200b\u2060")
     assert refused.exit_code == 1 and refused.stdout == "", (refused.stdout, refused.stderr)
-    assert one_error_line(refused.stderr) == f"error: firstName {INVISIBLE}"
+    # with --json the one error line is JSON (issue 12)
+    assert json.loads(refused.stderr) == {"error": f"firstName {INVISIBLE}", "exitCode": 1}
     assert await db.users.count_documents({}) == 0
 
     created = await create("\u202enaJ")

@@ -137,6 +137,7 @@ def test_serve_owns_its_mongod_lends_it_to_admin_and_stops_it(tmp_path, spawn):
 
     log = server.log()
     assert "chatkit serving on " + server.url in log
+    assert f"new data dir: created a chatkit database in {data / 'db'}" in log  # a new data dir says so
     assert "Traceback" not in log
     for secret_text in (token, PASSWORD, "bobs password", secret.read_text().strip()):
         assert secret_text not in log
@@ -178,7 +179,7 @@ def test_unreachable_mongo_url_fails_with_one_line(tmp_path):
                       env=child_env(CHATKIT_JWT_SECRET="configured-secret-0123456789"))
     assert result.returncode == 1
     assert one_error_line(result.stderr) == (
-        "error: cannot reach MongoDB at mongodb://127.0.0.1:1/ within 5s: ServerSelectionTimeoutError"
+        "error: cannot reach MongoDB at mongodb://127.0.0.1:1/ within 5s: connection refused"
     )
     assert not (tmp_path / "jwt-secret").exists()
     assert result.stdout == ""
@@ -199,6 +200,7 @@ def test_no_mongod_anywhere_is_one_line_and_exit_2(tmp_path):
     assert served.returncode == 2
     assert one_error_line(served.stderr) == expected
 
+    (tmp_path / "data" / "db").mkdir(parents=True, exist_ok=True)  # a data dir a server once used
     admin = _chatkit("admin", "--data-dir", str(tmp_path / "data"), "users", "list", env=env)
     assert admin.returncode == 2
     assert one_error_line(admin.stderr) == expected

@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 
-from chatkit.cli.common import console, reported_errors
+from chatkit.cli.common import reported_errors
+from chatkit.cli.output import console
 from chatkit.errors import UsageError
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from bson import ObjectId
 
-from chatkit.domain import passwords
+from chatkit.domain import audit, passwords
 from chatkit.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from chatkit.domain.inputs import check_search
 from chatkit.domain.throttle import LoginThrottle
@@ -33,6 +33,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Letters and symbols that draw nothing: Hangul fillers and the blank Braille pattern.
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+class Unverified(Exception):
+    """The password was right but the account has not confirmed its email yet."""
+
+    def __init__(self, user: UserDoc) -> None:
+        super().__init__("account email not verified")
+        self.user = user
 
 
 def standing_problem(user: UserDoc | None) -> str | None:
@@ -113,12 +121,14 @@ class Accounts:
         bcrypt_rounds: int = 12,
         open_registration: bool = True,
         throttle: LoginThrottle | None = None,
+        verify_email: bool = False,
     ) -> None:
         self.storage = storage
         self.codec = codec
         self.bcrypt_rounds = bcrypt_rounds
         self.open_registration = open_registration
         self.throttle = throttle if throttle is not None else LoginThrottle()
+        self.verify_email = verify_email
 
     # --- self-service -------------------------------------------------------------
 
@@ -131,6 +141,7 @@ class Accounts:
         push_token = _check_push_token(notification_token)  # before anything is stored
         user = await self.create_user(first_name, last_name, email, password)
         issued = await self._open_session(user, push_token)
+        audit.record("register", user["_id"], email=user["email"])
         return user, issued
 
     async def login(
@@ -154,10 +165,16 @@ class Accounts:
             self.throttle.abandoned(address, client)  # no verdict: not a failed guess
             raise
         if not ok or user is None:
+            # the account if there is one: never the text typed as an email (a password, at times)
+            audit.record("login-failed", user["_id"] if user else None, address=client)
             raise Unauthorized(Sentence.BAD_LOGIN)  # admit() already counted it
         self.throttle.succeeded(address, client)
         self._check_standing(user)
-        return user, await self._open_session(user, push_token)
+        if self.verify_email and user.get("isVerified") is False:
+            raise Unverified(user)
+        issued = await self._open_session(user, push_token)
+        audit.record("login", user["_id"], address=client)
+        return user, issued
 
     async def authenticate(self, token: str | None) -> AuthContext:
         """Accept a token only if every condition of the contract holds, else say which failed."""
@@ -215,9 +232,21 @@ class Accounts:
 
     async def logout(self, ctx: AuthContext) -> None:
         await self.storage.sessions.revoke(ctx.session["_id"])
+        audit.record("logout", ctx.user_id, session=ctx.session["_id"])
 
-    async def change_password(self, ctx: AuthContext, current: str, new: str) -> tuple[UserDoc, IssuedToken]:
-        """Set a new password, end every session, and open a fresh one for this device."""
+    async def change_password(self, ctx: AuthContext, current: str | None, new: str) -> tuple[UserDoc, IssuedToken]:
+        """Set a new password, end every session, and open a fresh one for this device.
+
+        Without ``current``: only from a session opened by an emailed code, while its
+        ``passwordResetUntil`` lasts (signing in by code is how a forgotten password is
+        replaced)."""
+        if current is None:
+            until = ctx.session.get("passwordResetUntil")
+            if until is None or until <= now():
+                raise BadRequest("currentPassword is required")
+            user = await self._set_password(ctx.user_id, new, field="newPassword")
+            audit.record("change-password", ctx.user_id, method="code")
+            return user, await self._open_session(user, ctx.session.get("notificationToken"))
         if len(current) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"currentPassword must be at most {LOGIN_PASSWORD_MAX} characters")
         if not await passwords.verify_password(current, ctx.user.get("password")):
@@ -226,11 +255,22 @@ class Accounts:
             raise BadRequest("newPassword must differ from currentPassword")
         user = await self._set_password(ctx.user_id, new, field="newPassword")
         issued = await self._open_session(user, ctx.session.get("notificationToken"))
+        audit.record("change-password", ctx.user_id)
         return user, issued
+
+    async def sign_in(self, user: UserDoc, notification_token: str | None = None) -> IssuedToken:
+        """Open a session for a user who proved who they are another way (an emailed code)."""
+        push_token = _check_push_token(notification_token)
+        self._check_standing(user)
+        issued = await self._open_session(user, push_token)
+        audit.record("login", user["_id"], method="code")
+        return issued
 
     # --- operator actions (admin CLI) ---------------------------------------------
 
-    async def create_user(self, first_name: str, last_name: str, email: str, password: str) -> UserDoc:
+    async def create_user(self, first_name: str, last_name: str, email: str, password: str, *,
+                          verified: bool = True, lang: str = "en") -> UserDoc:
+        """``verified=False``: the account waits for its email code (``isVerified: false``)."""
         first = clean_name(first_name, "firstName")
         last = clean_name(last_name, "lastName")
         address = normalise_email(email)
@@ -240,9 +280,11 @@ class Accounts:
         doc: UserDoc = {
             "firstName": first, "lastName": last, "email": address, "password": hashed,
             "passwordChangedAt": None, "isActive": True, "isBlocked": False,
-            "blockedUsers": [], "profilePicture": None, "lang": "en",
+            "blockedUsers": [], "profilePicture": None, "lang": lang,
             "createdAt": t, "updatedAt": t,
         }
+        if not verified:
+            doc["isVerified"] = False
         try:
             return await self.storage.users.insert(doc)
         except DuplicateEmail:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from chatkit.domain import audit
 from chatkit.domain.errors import BadRequest, NotFound
 from chatkit.domain.notifier import Notifier
 from chatkit.domain.views import View, block_flags, message_view
@@ -30,7 +31,8 @@ class Blocks:
         if await self.storage.users.by_id(other_id, {"_id": 1}) is None:
             raise NotFound(Sentence.USER_NOT_FOUND)
         if await self.storage.users.set_blocked(user_id, other_id, blocked):
-            chat = await self.storage.chats.between(user_id, other_id)
+            audit.record("block" if blocked else "unblock", user_id, other=other_id)
+            chat = await self.storage.chats.touch_blocks(user_id, other_id, now())
             if chat is not None:
                 await self._label(chat, user_id, other_id, "blocked" if blocked else "unblocked")
         users = await self.storage.users.by_ids([user_id, other_id], BLOCK_FIELDS)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from bson import ObjectId
 
+from chatkit.domain import audit
 from chatkit.domain.access import ChatAccess
 from chatkit.domain.errors import BadRequest, NotFound
 from chatkit.protocol import Sentence
@@ -34,9 +35,11 @@ class Clearing:
             if cleared_by is not None and cleared_by != user_id and cleared_at is not None:
                 if not await self.storage.messages.any_after(chat_id, cleared_at):
                     await self._delete(chat_id)
+                    audit.record("clear-chat", user_id, chat=chat_id, deleted=True)
                     return "deleted"
                 await self.storage.messages.delete_in_chat(chat_id, up_to=cleared_at)
             if await self.storage.chats.set_cleared(chat, user_id, t):
+                audit.record("clear-chat", user_id, chat=chat_id, deleted=False)
                 return "cleared"
         raise BadRequest(Sentence.CLEAR_RACED)
 

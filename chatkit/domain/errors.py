@@ -43,6 +43,12 @@ class UnsupportedMediaType(ChatkitError):
     status = 415
 
 
+class Unavailable(ChatkitError):
+    """A feature this deployment is not configured for (e.g. email without SMTP)."""
+
+    status = 503
+
+
 class TooManyRequests(ChatkitError):
     """``retry_after``: whole seconds until a retry can succeed (REST sends ``Retry-After``)."""
 

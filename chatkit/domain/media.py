@@ -1,7 +1,8 @@
 """Who may fetch a stored image, and the operators' view of the media bucket.
 
 A request may fetch an image with a valid signature (the URL chatkit served, see
-``media_urls``) or with the token of one of the chat's two participants. Everyone
+``media_urls``) or with the token of one of the chat's two participants (of any user,
+for a profile picture). Everyone
 else, a bad or expired signature and an unknown id get the same ``NotFound``, so file
 ids cannot be probed.
 """
@@ -50,7 +51,17 @@ class MediaLibrary:
             return stored
         if token and await self._participant(token, stored.chat_id):
             return stored
+        if token and stored.chat_id is None and await self._signed_in(token):
+            return stored  # a profile picture: any signed-in user may see it
+
         raise NotFound(MEDIA_NOT_FOUND)
+
+    async def _signed_in(self, token: str) -> bool:
+        try:
+            await self.accounts.authenticate(token)
+        except ChatkitError:
+            return False
+        return True
 
     def read(self, stored: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         """The bytes of a file ``open_for`` allowed, from ``start`` up to ``end`` (exclusive)."""

@@ -55,6 +55,8 @@ def message_view(msg: MessageDoc, viewer: ObjectId, *, urls: MediaUrls | None = 
     """
     content = msg.get("content")
     media = msg.get("media")
+    created, updated = msg.get("createdAt"), msg.get("updatedAt")
+    created_iso = iso(created)
     # Only a file stored for this very message is signed: a client may send any text as
     # an image's content (the original apps send URLs they host), never a key to a file.
     if urls is not None and media is not None and content == media_path(media):
@@ -68,8 +70,8 @@ def message_view(msg: MessageDoc, viewer: ObjectId, *, urls: MediaUrls | None = 
         "type": msg.get("type", "text"),
         "isDelivered": bool(msg.get("isDelivered")),
         "isRead": bool(msg.get("isRead")),
-        "createdAt": iso(msg.get("createdAt")),
-        "updatedAt": iso(msg.get("updatedAt")),
+        "createdAt": created_iso,
+        "updatedAt": created_iso if updated == created else iso(updated),
         "isMyMsg": msg["sender"] == viewer,
         **({"clientId": msg["clientId"]} if msg.get("clientId") else {}),
     }
@@ -114,11 +116,10 @@ def listing_view(row: ChatListingRow, me: UserDoc, urls: MediaUrls, *, online: b
     }
 
 
-def new_chat_view(chat: ChatDoc, msg: MessageDoc, me: UserDoc, other: UserDoc, sender: UserDoc,
-                  urls: MediaUrls) -> View:
-    """``new-chat`` for ``me``: the chat's first message visible to them, ``to`` the other side."""
-    view = message_view(msg, me["_id"], urls=urls)
-    incoming_unread = msg["receiver"] == me["_id"] and not msg["isRead"]
+def new_chat_view(chat: ChatDoc, msg: MessageDoc, view: View, other: UserDoc, sender: UserDoc) -> View:
+    """``new-chat`` for the viewer of ``view`` (``message_view`` of ``msg`` as they see it):
+    the chat's first message visible to them, ``to`` the other side."""
+    incoming_unread = not view["isMyMsg"] and not msg["isRead"]
     return {
         "_id": str(chat["_id"]),
         "to": peer_view(other),

@@ -7,7 +7,8 @@ import asyncio
 from aiohttp import web
 
 from chatkit.protocol import Rest, Sentence
-from chatkit.server import debug, routes_auth, routes_chats, routes_media
+from chatkit.server import debug, openapi, routes_auth, routes_chats, routes_media
+from chatkit.server.access_log import access_log
 from chatkit.server.context import SERVICES
 from chatkit.server.http import error_middleware, failure
 from chatkit.server.live_admin import LiveAdmin
@@ -32,7 +33,7 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
     sio = new_socket_server()
     services = build_services(settings, storage, SocketNotifier(sio))
     gateway = SocketGateway(sio, services)
-    app = web.Application(middlewares=[gateway.track_transports, error_middleware])
+    app = web.Application(middlewares=[access_log, gateway.track_transports, error_middleware])
     app[SERVICES] = services
     sio.attach(app)
     app[GATEWAY] = gateway
@@ -41,7 +42,9 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
     app.add_routes(routes_auth.routes)
     app.add_routes(routes_chats.routes)
     app.add_routes(routes_media.routes)
+    app.add_routes(openapi.routes)
     app.on_startup.append(_start_pushes)  # first: a bad Firebase key stops the start before anything runs
+    app.on_startup.append(_start_mails)
     app.on_startup.append(_start_live_admin)
     app.on_startup.append(debug.on_startup(gateway))  # only with CHATKIT_DEBUG_MEMORY=1
     app.on_shutdown.append(_drain)
@@ -50,6 +53,10 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
 
 async def _start_pushes(app: web.Application) -> None:
     await app[SERVICES].push_sender.start()
+
+
+async def _start_mails(app: web.Application) -> None:
+    await app[SERVICES].mail_sender.start()
 
 
 async def _start_live_admin(app: web.Application) -> None:
@@ -61,5 +68,6 @@ async def _drain(app: web.Application) -> None:
     services = app[SERVICES]
     timeout = services.settings.shutdown_timeout
     # Side by side, each within the timeout: pushes queued meanwhile wait in the database.
-    await asyncio.gather(app[GATEWAY].drain(timeout), services.push_sender.stop(timeout))
+    await asyncio.gather(app[GATEWAY].drain(timeout), services.push_sender.stop(timeout),
+                         services.mail_sender.stop(timeout))
     await app[LIVE_ADMIN].stop()

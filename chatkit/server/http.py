@@ -11,17 +11,21 @@ from aiohttp import web
 
 from chatkit.domain.accounts import AuthContext
 from chatkit.domain.errors import BadRequest, ChatkitError, PayloadTooLarge, TooManyRequests
+from chatkit.domain.language import pick, translate
 from chatkit.protocol import Sentence
 from chatkit.server.context import SERVICES
 from chatkit.server.payloads import Schema
 from chatkit.storage.database import is_unavailable
+from chatkit.storage.documents import UserDoc
 from chatkit.wire import jsonable
 
 log = logging.getLogger(__name__)
 
 JSON_BODY_MAX = 2 * 1024 * 1024
 SOCKET_IO_PATH = "/socket.io/"
+AUTH_KEY = web.RequestKey("chatkit_auth", AuthContext)  # the caller, once authenticated (for its lang)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+USER_KEY = web.RequestKey("chatkit_user_id", str)  # who the request authenticated as, for the access log
 
 
 def reply(data: dict[str, Any] | list[Any] | None = None, *, status: int = 200, **fields: Any) -> web.Response:
@@ -48,33 +52,54 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except TooManyRequests as exc:
-        response = failure(exc.status, exc.message)
+        response = _failure(request, exc.status, exc.message)
         if exc.retry_after is not None:  # for clients that back off by the header
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except ChatkitError as exc:
-        return failure(exc.status, exc.message)
+        return _failure(request, exc.status, exc.message)
     except web.HTTPRequestEntityTooLarge:
-        return failure(413, Sentence.BODY_TOO_LARGE)
+        return _failure(request, 413, Sentence.BODY_TOO_LARGE)
     except web.RequestPayloadError:
         log.warning("unreadable request body on %s %s", request.method, request.path)
-        return failure(400, Sentence.BODY_UNREADABLE)
+        return _failure(request, 400, Sentence.BODY_UNREADABLE)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return failure(exc.status, exc.reason or "Error")
+        response = _failure(request, exc.status, exc.reason or "Error")
+        if "Allow" in exc.headers:  # a 405 says which methods the path takes (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception as exc:
         if is_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
-            return failure(503, Sentence.DATABASE_RETRY)
+            return _failure(request, 503, Sentence.DATABASE_RETRY)
         if request.path.startswith(SOCKET_IO_PATH) and isinstance(exc, (ValueError, IndexError)):
             # python-engineio decodes a websocket frame outside its own error handling: a
             # frame that is no Engine.IO packet at all ends the socket here. The client's
             # fault, and anyone can send one: one line, never a traceback to flood the log.
             log.warning("malformed Engine.IO frame from %s: %s; socket closed", request.remote, type(exc).__name__)
-            return failure(400, "Malformed Socket.IO traffic")
+            return _failure(request, 400, "Malformed Socket.IO traffic")
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return failure(500, "Internal server error")
+        return _failure(request, 500, "Internal server error")
+
+
+def answer_lang(request: web.Request, user: UserDoc | None = None) -> str:
+    """The language to answer in: the ``lang`` header, else the stored ``lang`` of ``user``
+    (by default the caller, once authenticated)."""
+    if user is None:
+        ctx = request.get(AUTH_KEY)
+        user = ctx.user if ctx is not None else None
+    return pick(request.headers.get("lang"), user.get("lang") if user is not None else None)
+
+
+def say(request: web.Request, message: str, user: UserDoc | None = None) -> str:
+    """``message`` in the language of this request (see :func:`answer_lang`)."""
+    return translate(message, answer_lang(request, user))
+
+
+def _failure(request: web.Request, status: int, message: str) -> web.Response:
+    return failure(status, say(request, message))
 
 
 def _abandon_body(request: web.Request, response: web.StreamResponse) -> None:
@@ -126,4 +151,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 async def authenticated(request: web.Request) -> AuthContext:
     """The caller, from ``Authorization: <jwt>`` or ``Authorization: Bearer <jwt>``."""
-    return await request.app[SERVICES].accounts.authenticate(request.headers.get("Authorization"))
+    ctx = await request.app[SERVICES].accounts.authenticate(request.headers.get("Authorization"))
+    request[USER_KEY] = str(ctx.user_id)
+    request[AUTH_KEY] = ctx  # errors are then answered in the caller's stored language
+    return ctx

@@ -1,5 +1,8 @@
 """Make changes made elsewhere reach open sockets, whoever made them.
 
+The send path's cache (``domain.chat_cache``) is kept true from the same stream: a
+changed user is dropped from it, and nothing is held while the stream is not followed.
+
 A ban, deactivation, password change or log-out may come from this server's REST API
 or from ``chatkit admin`` talking straight to the database, and the admin CLI's
 real-time events (a block's ``Label`` line) arrive as relays. Either way it is in
@@ -18,10 +21,18 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from chatkit.domain.accounts import standing_problem
+from chatkit.domain.controls import apply_control
 from chatkit.protocol import Sentence
 from chatkit.server.sockets import SocketGateway
 from chatkit.services import Services
-from chatkit.storage.changes import AccountChanged, Change, ChangeStreamsUnsupported, Relayed, SessionEnded
+from chatkit.storage.changes import (
+    AccountChanged,
+    Change,
+    ChangeStreamsUnsupported,
+    Following,
+    Relayed,
+    SessionEnded,
+)
 from chatkit.storage.documents import RelayDoc
 from chatkit.storage.users import STANDING_FIELDS
 
@@ -53,21 +64,27 @@ class LiveAdmin:
                 async for change in self.services.storage.changes.follow():
                     await self._on_change(change)
             except ChangeStreamsUnsupported:
+                self.services.chat_cache.following(False)
                 log.warning("MongoDB has no change streams (not a replica set): polling sessions instead")
                 await self._poll_forever()
                 return
             except asyncio.CancelledError:
+                self.services.chat_cache.following(False)
                 raise
             except Exception:
+                self.services.chat_cache.following(False)
                 log.exception("live admin watcher failed; restarting")
             await asyncio.sleep(RESTART_DELAY)
 
     async def _on_change(self, change: Change) -> None:
-        if isinstance(change, Relayed):
+        if isinstance(change, Following):
+            self.services.chat_cache.following(change.live)
+        elif isinstance(change, Relayed):
             await self._relay(change.relay)
         elif isinstance(change, SessionEnded):
             await self.gateway.disconnect_session(change.session_id, Sentence.SESSION_ENDED)
         elif isinstance(change, AccountChanged):
+            self.services.chat_cache.forget_user(change.user_id)  # a ban or block is seen by the next send
             if not self.services.presence.is_online(str(change.user_id)):
                 return
             reason = standing_problem(change.user)
@@ -77,7 +94,10 @@ class LiveAdmin:
                 await self.gateway.disconnect_user(str(change.user_id), reason)
 
     async def _relay(self, relay: RelayDoc) -> None:
-        """An event another process (the admin CLI) wrote for this server's sockets."""
+        """An event another process (the admin CLI) wrote for this server's sockets, or an
+        order for this server itself (``domain.controls``)."""
+        if apply_control(relay, self.services.accounts):
+            return
         to = relay.get("to")
         await self.gateway.sio.emit(relay["event"], relay["payload"], room=str(to) if to else None)
 

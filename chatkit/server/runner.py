@@ -100,6 +100,21 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (a dependency except on Windows, where it does
+    not build), else asyncio's own.
+
+    The server's time per message is largely event-loop bookkeeping (callbacks, futures,
+    socket reads); uvloop does that work in C and cuts the CPU a message costs by about
+    a tenth. Behaviour is the same on either loop.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 class Interrupted(Exception):
     """SIGINT/SIGTERM arrived before the server was up; everything started is stopped."""
 
@@ -128,7 +143,8 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> Non
         if not url:
             local = mongod.acquire(settings.data_dir, "server")
             url = local.url
-        asyncio.run(_serve(settings, url, ready, local, watchdog))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(_serve(settings, url, ready, local, watchdog))
     finally:
         for sig in previous:  # stopping mongod takes a moment; a second Ctrl-C must not orphan it
             signal.signal(sig, signal.SIG_IGN)

@@ -2,8 +2,10 @@
 
 Handlers run with ``async_handlers=False``: python-socketio then awaits each event in
 the socket's own read loop, so one socket's events are handled one at a time in the
-order sent (a sender's messages are stored and delivered in order), while different
-sockets still run concurrently.
+order sent, while different sockets still run concurrently. A ``new-message`` is
+checked and queued for storing in that loop (so a sender's messages are stored and
+delivered in order); its storing and its ack go on while the socket reads the next
+one (``Queued``), which lets a sender's burst share the database's round trips.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -20,11 +23,12 @@ from chatkit.domain.accounts import AuthContext
 from chatkit.domain.errors import ChatkitError
 from chatkit.domain.inputs import parse_id
 from chatkit.domain.notifier import Payload
+from chatkit.domain.sending import SendResult
 from chatkit.protocol import Event, Sentence
 from chatkit.server.payloads import Schema
+from chatkit.server.sio_server import AckLater
 from chatkit.services import Services
 from chatkit.storage.database import is_unavailable
-from chatkit.wire import jsonable
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +44,41 @@ NEW_MESSAGE = Schema(
 CHAT_ONLY = Schema(required={"chatId": str})
 MESSAGE_ONLY = Schema(required={"messageId": str})
 
-Handler = Callable[[AuthContext, str, dict[str, Any]], Awaitable[Ack | None]]
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A handler's answer: its work goes on in ``rest``, and the socket may read on."""
+
+    rest: Awaitable[Ack]
+
+
+Handler = Callable[[AuthContext, str, dict[str, Any]], Awaitable[Ack | Queued | None]]
+
+
+async def _sent(sending: Awaitable[SendResult]) -> Ack:
+    return {"message": (await sending).message}
+
+
+async def _refused(message: str) -> None:
+    raise ChatkitError(message)
 
 
 class SocketNotifier:
-    """The domain's ``Notifier`` for a server: an event reaches every socket of the user."""
+    """The domain's ``Notifier`` for a server: an event reaches every socket of the user.
+
+    Payloads go to python-socketio as they are: the packet codec (``packet_json``) writes
+    ObjectIds and datetimes as the contract does while it encodes, once per event.
+    """
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self.sio = sio
 
     async def emit(self, user_id: Any, event: str, payload: Payload) -> None:
-        await self.sio.emit(event, jsonable(payload), room=str(user_id))
+        await self.sio.emit(event, payload, room=str(user_id))
 
     async def emit_all(self, event: str, payload: Payload) -> None:
-        await self.sio.emit(event, jsonable(payload))
+        await self.sio.emit(event, payload)
 
 
 class SocketGateway:
@@ -104,6 +129,7 @@ class SocketGateway:
                 raise socketio.exceptions.ConnectionRefusedError(Sentence.NOT_CONNECTED)
             user_key = str(ctx.user_id)
             self.connections[sid] = ctx
+            log.debug("socket %s connected: user %s", sid, user_key)
             await self.sio.enter_room(sid, user_key)
             came_online = self.services.presence.connect(sid, user_key)
             announcing = self._spawn(self._after_connect(ctx, came_online))
@@ -116,6 +142,7 @@ class SocketGateway:
         try:
             return await self.services.accounts.authenticate(token)
         except ChatkitError as exc:
+            log.debug("socket refused: %s", exc.message)
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         except Exception as exc:  # else python-socketio answers nothing: the client waits in vain
             if not is_unavailable(exc):
@@ -137,6 +164,7 @@ class SocketGateway:
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.pop(sid, None)
         user_id, went_offline = self.services.presence.disconnect(sid)
+        log.debug("socket %s disconnected: user %s (%s)", sid, user_id, reason)
         if user_id is not None:
             self.services.presence_feed.disconnected(user_id, went_offline)
 
@@ -230,30 +258,42 @@ class SocketGateway:
     # --- events -------------------------------------------------------------------
 
     def _register(self, event: str, schema: Schema, handler: Handler) -> None:
-        async def dispatch(sid: str, data: Any = None, *extra: Any) -> Ack:
+        async def dispatch(sid: str, data: Any = None, *extra: Any) -> Ack | AckLater:
             ctx = self.connections.get(sid)
+            if ctx is None:
+                return await self._answer(sid, event, _refused(Sentence.NOT_CONNECTED))
             try:
-                if ctx is None:
-                    raise ChatkitError(Sentence.NOT_CONNECTED)
                 payload = schema.parse(data, what=f"{event} payload")
-                self._in_flight += 1
-                try:
-                    result = await handler(ctx, sid, payload)
-                finally:
-                    self._in_flight -= 1
-                    self._last_event = asyncio.get_running_loop().time()
-                return {"success": True, **(result or {})}
             except ChatkitError as exc:
-                message = exc.message
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    log.exception("socket event %r failed", event)
-                    return await self._refuse(sid, Sentence.RETRY, retryable=True)
-                log.warning("database unavailable for socket event %r: %s", event, type(exc).__name__)
-                return await self._refuse(sid, Sentence.DATABASE_RETRY, retryable=True)
-            return await self._refuse(sid, message)
+                return await self._refuse(sid, exc.message)
+            return await self._answer(sid, event, handler(ctx, sid, payload))
 
         self.sio.on(event, dispatch)
+
+    async def _answer(self, sid: str, event: str, work: Awaitable[Ack | Queued | None]) -> Ack | AckLater:
+        """Run a handler's ``work`` into the ack: ``{success: true, ...}`` or a refusal.
+
+        Work that queued the rest of itself (``Queued``) is answered later, after the
+        socket has gone on to its next packet (``AckLater``); it counts as in flight
+        until then, so a shutdown waits for it.
+        """
+        self._in_flight += 1
+        try:
+            result = await work
+            if isinstance(result, Queued):
+                return AckLater(self._answer(sid, event, result.rest))
+            return {"success": True, **(result or {})}
+        except ChatkitError as exc:
+            return await self._refuse(sid, exc.message)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("socket event %r failed", event)
+                return await self._refuse(sid, Sentence.RETRY, retryable=True)
+            log.warning("database unavailable for socket event %r: %s", event, type(exc).__name__)
+            return await self._refuse(sid, Sentence.DATABASE_RETRY, retryable=True)
+        finally:
+            self._in_flight -= 1
+            self._last_event = asyncio.get_running_loop().time()
 
     async def _refuse(self, sid: str, message: str, *, retryable: bool = False) -> Ack:
         """An ``error`` event for listeners, and the failed ack for an emitter waiting on one.
@@ -269,14 +309,15 @@ class SocketGateway:
         """An event this server has no handler for: say so, rather than leave an ack hanging."""
         return await self._refuse(sid, f"Unknown event: {str(event)[:64]}")
 
-    async def _new_message(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> Ack:
+    async def _new_message(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> Queued:
+        """Checked and queued now; stored and announced while the socket reads on (in order)."""
         chat_id = parse_id(p["chatId"], "chatId") if "chatId" in p else None
         other_id = parse_id(p["otherUserId"], "otherUserId") if "otherUserId" in p else None
-        result = await self.services.sending.send_message(
+        sending = await self.services.sending.send_message(
             ctx.user_id, p["content"], chat_id=chat_id, other_user_id=other_id,
             type=p.get("type", "text"), client_id=p.get("clientId"),
         )
-        return {"message": result.message}  # message_view is already plain JSON
+        return Queued(_sent(sending))
 
     async def _typing(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
         await self.services.typing.typing(ctx.user, parse_id(p["chatId"], "chatId"), stopped=False)

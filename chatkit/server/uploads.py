@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from chatkit.domain.errors import BadRequest, PayloadTooLarge
 
@@ -40,9 +41,14 @@ class Upload:
 
 @contextlib.asynccontextmanager
 async def read_upload(
-    request: web.Request, *, file_field: str, text_fields: tuple[str, ...], max_files: int, max_bytes: int,
+    request: web.Request, *, file_field: str | tuple[str, ...], text_fields: tuple[str, ...], max_files: int,
+    max_bytes: int, field_max: int = FIELD_MAX,
 ) -> AsyncIterator[Upload]:
-    """The upload's text fields and spooled files; temporary files are removed on exit."""
+    """The upload's text fields and spooled files; temporary files are removed on exit.
+
+    ``file_field`` may name several accepted names for the file part (``profilePicture``
+    or ``image``); ``field_max`` bounds each text field, in bytes."""
+    file_fields = (file_field,) if isinstance(file_field, str) else file_field
     if not request.content_type.startswith("multipart/form-data"):
         raise BadRequest("The body must be multipart/form-data")
     overhead = 64 * 1024
@@ -52,26 +58,26 @@ async def read_upload(
     try:
         try:
             reader = await request.multipart()
-        except (ValueError, AssertionError) as exc:
+        except (ValueError, AssertionError, HttpProcessingError) as exc:
             raise BadRequest(f"Malformed multipart body: {exc}") from None
         while True:
             try:
                 part = await reader.next()
-            except (ValueError, AssertionError):
+            except (ValueError, AssertionError, HttpProcessingError):  # e.g. a part's header line is garbage
                 raise BadRequest("Malformed multipart body") from None
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
                 raise BadRequest("Nested multipart bodies are not accepted")
             name = part.name or ""
-            if name == file_field:
+            if name in file_fields:
                 if len(upload.files) == max_files:
-                    raise BadRequest(f"Attach at most {max_files} files in {file_field}")
+                    raise BadRequest(f"Attach at most {max_files} files in {' or '.join(file_fields)}")
                 upload.files.append(await _spool(part, max_bytes))
             elif name in text_fields:
                 if name in upload.fields:
                     raise BadRequest(f"{name} is given twice")
-                upload.fields[name] = await _text(part, name)
+                upload.fields[name] = await _text(part, name, field_max)
             else:
                 raise BadRequest(f"Unexpected field: {name[:64]}")
         yield upload
@@ -94,11 +100,11 @@ async def _spool(part: BodyPartReader, max_bytes: int) -> IO[bytes]:
     return spooled
 
 
-async def _text(part: BodyPartReader, name: str) -> str:
+async def _text(part: BodyPartReader, name: str, limit: int = FIELD_MAX) -> str:
     raw = bytearray()
-    while chunk := await part.read_chunk(FIELD_MAX + 1):
+    while chunk := await part.read_chunk(limit + 1):
         raw += chunk
-        if len(raw) > FIELD_MAX:
+        if len(raw) > limit:
             raise BadRequest(f"{name} is too long")
     try:
         return raw.decode("utf-8")

@@ -55,7 +55,15 @@ class Relayed:
     relay: RelayDoc
 
 
-Change = AccountChanged | SessionEnded | Relayed
+@dataclass(frozen=True)
+class Following:
+    """The stream is open (``live``) or interrupted: while it is not, changes may be
+    missed, so whatever is held in memory on the strength of it must not be trusted."""
+
+    live: bool
+
+
+Change = AccountChanged | SessionEnded | Relayed | Following
 
 
 class ChangeFeed:
@@ -83,6 +91,7 @@ class ChangeFeed:
                     if outage:
                         log.info("change stream resumed")
                         outage = False
+                    yield Following(True)
                     while stream.alive:
                         event = await stream.try_next()
                         resume = stream.resume_token or resume
@@ -90,7 +99,9 @@ class ChangeFeed:
                         if change is not None:
                             yield change
                     resume = None  # invalidated (the database was dropped): no resuming past that
+                    yield Following(False)
             except PyMongoError as exc:
+                yield Following(False)
                 if isinstance(exc, OperationFailure) and not exc.timeout:  # refused, not unreachable
                     if exc.code in _NO_CHANGE_STREAMS:
                         raise ChangeStreamsUnsupported(str(exc)) from None

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -21,6 +21,15 @@ from chatkit.storage.documents import ChatDoc, ChatListingRow, ChatWithParticipa
 from chatkit.storage.users import PEER_FIELDS
 
 EPOCH = datetime(1970, 1, 1)
+RULE_FIELDS = ("clearedBy", "clearedAt", "blocksChangedAt")
+"""What a chat's send decisions rest on: who cleared it and when (the first visible
+message), and when a block between its two users last changed (who may write)."""
+
+
+def rules_of(chat: ChatDoc) -> Query:
+    """``RULE_FIELDS`` as a filter that matches the chat only while they are unchanged
+    (an absent field matches ``None``)."""
+    return {field: chat.get(field) for field in RULE_FIELDS}
 
 
 def pair_key(a: ObjectId, b: ObjectId) -> str:
@@ -64,9 +73,6 @@ class ChatStore:
         cursor = self.col.find({"pairKey": {"$in": keys}}, {"participants": 1})
         return {p async for chat in cursor for p in chat["participants"] if p != user_id}
 
-    async def between(self, a: ObjectId, b: ObjectId) -> ChatDoc | None:
-        return await self.col.find_one({"pairKey": pair_key(a, b)})
-
     async def find_or_create(self, a: ObjectId, b: ObjectId, at: datetime) -> ChatDoc:
         key = pair_key(a, b)
         existing = await self.col.find_one({"pairKey": key})  # the usual case: a read, no write
@@ -87,6 +93,46 @@ class ChatStore:
                 if found is not None:
                     return found
         raise RuntimeError("could not create chat")
+
+    async def by_ids(self, chat_ids: list[ObjectId]) -> dict[ObjectId, ChatDoc]:
+        return {chat["_id"]: chat async for chat in self.col.find({"_id": {"$in": chat_ids}})}
+
+    async def advance_unchanged(self, advances: list[tuple[ChatDoc, datetime]]) -> bool:
+        """Move each chat's ``lastMessageAt`` up to its time, in one round trip, but only
+        where the chat's ``RULE_FIELDS`` are still as given (no clear, block or delete
+        since it was read). True if every chat was advanced; else the caller finds out
+        which were not (their rules changed) and records those one by one."""
+        ops = [UpdateOne({"_id": chat["_id"], **rules_of(chat)},
+                         {"$max": {"lastMessageAt": at}, "$set": {"updatedAt": at}}) for chat, at in advances]
+        result = await self.col.bulk_write(ops, ordered=False)
+        return result.matched_count == len(ops)
+
+    async def record_message_unchanged(self, chat: ChatDoc, at: datetime) -> ChatDoc | None:
+        """``record_message``, only while ``chat``'s ``RULE_FIELDS`` are as given (else None)."""
+        return await self.col.find_one_and_update(
+            {"_id": chat["_id"], **rules_of(chat)},
+            {"$max": {"lastMessageAt": at}, "$set": {"updatedAt": at}},
+            return_document=ReturnDocument.BEFORE,
+        )
+
+    async def record_message_before(self, chat_id: ObjectId, at: datetime) -> ChatDoc | None:
+        """``record_message`` unless the chat already holds a message at ``at`` or later
+        (then None; also if the chat is gone)."""
+        return await self.col.find_one_and_update(
+            {"_id": chat_id, "lastMessageAt": {"$not": {"$gte": at}}},
+            {"$max": {"lastMessageAt": at}, "$set": {"updatedAt": at}},
+            return_document=ReturnDocument.BEFORE,
+        )
+
+    async def touch_blocks(self, a: ObjectId, b: ObjectId, at: datetime) -> ChatDoc | None:
+        """Mark that a block between ``a`` and ``b`` changed (``blocksChangedAt``); returns their chat.
+
+        Written after the user's ``blockedUsers``: a send that read the chat before this
+        is refused by ``advance_unchanged`` and checked again, so a block applies to the
+        very next send in every server process, however stale its cached users are.
+        """
+        return await self.col.find_one_and_update(
+            {"pairKey": pair_key(a, b)}, {"$set": {"blocksChangedAt": at}}, return_document=ReturnDocument.AFTER)
 
     async def record_message(self, chat_id: ObjectId, at: datetime) -> ChatDoc | None:
         """Advance ``lastMessageAt``; returns the chat as it was *before*, atomically."""

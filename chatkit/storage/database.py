@@ -16,6 +16,8 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, PyMongoError, WaitQ
 from chatkit.errors import OperatorError
 from chatkit.storage.changes import ChangeFeed
 from chatkit.storage.chats import ChatStore
+from chatkit.storage.codes import CodeStore
+from chatkit.storage.mails import MailStore
 from chatkit.storage.media import MediaStore
 from chatkit.storage.messages import MessageStore
 from chatkit.storage.migrations import migrate
@@ -34,6 +36,22 @@ CLOSE_TIMEOUT = 1.0  # seconds closing the client may take; a paused server neve
 class DatabaseUnreachable(OperatorError):
     """The URL is unusable or the server did not answer in time; the text says which."""
 
+    exit_code = 4
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a server could not be reached, in words (never an exception's class name)."""
+    text = str(exc).lower()
+    if "connection refused" in text or "connect call failed" in text or "errno 111" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
+        return "unknown host"
+    if "authentication failed" in text or getattr(exc, "code", None) == 18:
+        return "authentication failed"
+    if "ssl" in text or "tls" in text or "certificate" in text:
+        return "TLS handshake failed"
+    return "no answer"
+
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced, for logs and error lines."""
@@ -44,7 +62,7 @@ def describe_mongo_error(exc: BaseException) -> str:
     """PyMongo's message without the raw server reply it appends (", full error: {...}")."""
     details = getattr(exc, "details", None)
     text = details.get("errmsg") if isinstance(details, dict) else None
-    text = str(text or exc).split(", full error:")[0].strip() or exc.__class__.__name__
+    text = str(text or exc).split(", full error:")[0].strip() or "no reason given"
     return text.splitlines()[0][:300]
 
 
@@ -69,6 +87,8 @@ class Storage:
         self.messages = MessageStore(self.db["messages"])
         self.pushes = PushStore(self.db["pushes"])
         self.relays = RelayStore(self.db["relays"])
+        self.mails = MailStore(self.db["mails"])
+        self.codes = CodeStore(self.db["codes"])
         self.media = MediaStore(self.db)
         self.changes = ChangeFeed(self.db)
 
@@ -99,13 +119,14 @@ class Storage:
         except PyMongoError as exc:
             await _close(client)
             raise DatabaseUnreachable(
-                f"cannot reach MongoDB at {redact_url(url)} within {timeout:.0f}s: {exc.__class__.__name__}"
+                f"cannot reach MongoDB at {redact_url(url)} within {timeout:.0f}s: {unreachable_reason(exc)}"
             ) from None
         return cls(client, db_name)
 
     async def ensure_indexes(self) -> None:
         """Create every index the queries need, and migrate legacy data; safe on every start."""
-        stores = (self.users, self.sessions, self.chats, self.messages, self.pushes, self.relays)
+        stores = (self.users, self.sessions, self.chats, self.messages, self.pushes, self.relays, self.mails,
+                  self.codes)
         await asyncio.gather(*(store.col.create_indexes(store.INDEXES) for store in stores))
         await migrate(self.db)
 

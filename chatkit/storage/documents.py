@@ -33,6 +33,7 @@ class UserDoc(TypedDict, total=False):
     blockedUsers: list[ObjectId]  # users THIS user blocked
     profilePicture: str | None
     lang: str
+    isVerified: bool  # False only for an account waiting for its email code; absent means verified
     searchKeys: list[str]
     createdAt: datetime
     updatedAt: datetime
@@ -49,6 +50,7 @@ class SessionDoc(TypedDict, total=False):
     expiresAt: datetime
     revokedAt: datetime | None
     notificationToken: str
+    passwordResetUntil: datetime  # opened by an emailed code: may set a password without the old one
 
 
 class ChatDoc(TypedDict, total=False):
@@ -58,6 +60,7 @@ class ChatDoc(TypedDict, total=False):
     clearedBy: ObjectId | None
     clearedAt: datetime | None
     lastMessageAt: datetime | None
+    blocksChangedAt: datetime  # when either user last blocked or unblocked the other
     createdAt: datetime
     updatedAt: datetime
 
@@ -104,6 +107,47 @@ class PushDoc(TypedDict, total=False):
     createdAt: datetime
     updatedAt: datetime
     finishedAt: datetime
+
+
+class MailDoc(TypedDict, total=False):
+    """One account mail in the outbox (see ``chatkit.domain.mail``): ``queued``, claimed by
+    a sender (``sending``), then ``sent`` or ``failed``. The bodies hold a one-time code,
+    so they are erased once the mail is settled."""
+
+    _id: ObjectId
+    to: str
+    subject: str
+    text: str
+    html: str
+    kind: str  # what it is for: "verify", "sign-in", "exists"
+    status: str
+    attempts: int
+    dueAt: datetime  # when a sender may (re)claim it
+    expiresAt: datetime  # the code in it is dead after this: no point sending it later
+    claim: ObjectId
+    lastAttemptAt: datetime
+    reason: str | None
+    createdAt: datetime
+    updatedAt: datetime
+    finishedAt: datetime
+
+
+class CodeDoc(TypedDict, total=False):
+    """A one-time code mailed to an address (``chatkit.domain.codes``): only its keyed
+    hashes are stored. Kept (dead) past its use or expiry until ``purgeAt``, a TTL index,
+    so that the codes mailed to an address in the last hour can be counted."""
+
+    _id: ObjectId
+    email: str
+    purpose: str  # "verify" (account email) or "sign-in" (send-otp)
+    userId: ObjectId | None  # None: a request for an address with no account (counted, nothing mailed)
+    hash: str  # HMAC of purpose, email and code
+    bareHash: str  # HMAC of purpose and code alone: ``verify-otp {otp}`` without an email
+    tries: int  # wrong guesses so far
+    createdAt: datetime
+    expiresAt: datetime
+    usedAt: datetime | None
+    purgeAt: datetime
 
 
 class RelayDoc(TypedDict, total=False):

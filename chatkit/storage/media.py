@@ -42,11 +42,14 @@ class MediaStore:
         self.files = db[f"{BUCKET}.files"]
         self.messages = db["messages"]
 
-    async def put(self, data: bytes, *, content_type: str, sha256: str, chat_id: ObjectId,
-                  uploader: ObjectId, width: int, height: int) -> ObjectId:
+    async def put(self, data: bytes, *, content_type: str, sha256: str, chat_id: ObjectId | None,
+                  uploader: ObjectId, width: int, height: int, profile_of: ObjectId | None = None) -> ObjectId:
+        """``chat_id`` None and ``profile_of`` set: a profile picture (no chat, never an orphan)."""
         file_id = ObjectId()
-        metadata = {"contentType": content_type, "sha256": sha256, "chat": chat_id, "uploader": uploader,
-                    "width": width, "height": height}
+        metadata: dict[str, Any] = {"contentType": content_type, "sha256": sha256, "chat": chat_id,
+                                    "uploader": uploader, "width": width, "height": height}
+        if profile_of is not None:
+            metadata["profileOf"] = profile_of
         await self.bucket.upload_from_stream_with_id(file_id, str(file_id), data, metadata=metadata)
         return file_id
 
@@ -84,9 +87,10 @@ class MediaStore:
 
     async def orphans(self, uploaded_before: datetime) -> list[StoredFile]:
         """Files no message refers to, uploaded before ``uploaded_before`` (so an upload
-        still in progress, whose messages are not written yet, is never one)."""
+        still in progress, whose messages are not written yet, is never one). Profile
+        pictures are not: a replaced one is deleted when it is replaced."""
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"uploadDate": {"$lt": uploaded_before}}},
+            {"$match": {"uploadDate": {"$lt": uploaded_before}, "metadata.profileOf": {"$exists": False}}},
             {"$lookup": {"from": "messages", "localField": "_id", "foreignField": "media", "as": "refs",
                          "pipeline": [{"$project": {"_id": 1}}, {"$limit": 1}]}},
             {"$match": {"refs": []}},

@@ -13,13 +13,16 @@ from typing import Any, ClassVar
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chatkit.storage.documents import MessageDoc, PendingDelivery, Query
 
 
 class DuplicateClientId(Exception):
     """This sender already stored a message with this ``clientId`` (a retry)."""
+
+
+DUPLICATE_KEY = 11000
 
 
 class MessageStore:
@@ -48,6 +51,34 @@ class MessageStore:
     async def insert_many(self, docs: list[MessageDoc]) -> None:
         """Insert in order; each doc carries its ``_id`` already, so a failure can be undone."""
         await self.col.insert_many(docs, ordered=True)
+
+    async def insert_batch(self, docs: list[MessageDoc]) -> dict[int, int]:
+        """Insert ``docs`` in order, one round trip when nothing is refused.
+
+        A refused document fails alone: the ones after it are still inserted (in order).
+        Returns the positions refused, with MongoDB's error code (``DUPLICATE_KEY`` for a
+        ``clientId`` this sender already used). An error about the write as a whole
+        (unreachable server, write concern) is raised.
+        """
+        refused: dict[int, int] = {}
+        start = 0
+        while start < len(docs):
+            try:
+                await self.col.insert_many(docs[start:], ordered=True)
+                break
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or []
+                if not errors or exc.details.get("writeConcernErrors"):
+                    raise
+                failed = start + int(errors[0]["index"])
+                refused[failed] = int(errors[0].get("code", 0))
+                start = failed + 1
+        return refused
+
+    async def by_client_ids(self, keys: list[tuple[ObjectId, str]]) -> dict[tuple[ObjectId, str], MessageDoc]:
+        """The messages already stored under these (sender, ``clientId``) pairs, in one read."""
+        query: Query = {"$or": [{"sender": sender, "clientId": client_id} for sender, client_id in keys]}
+        return {(m["sender"], m["clientId"]): m async for m in self.col.find(query)}
 
     async def delete_ids(self, message_ids: list[ObjectId]) -> None:
         await self.col.delete_many({"_id": {"$in": message_ids}})

@@ -54,6 +54,11 @@ class SessionStore:
             await self.release_notification_token(notification_token, keep=doc["_id"])
         return doc
 
+    async def allow_password_reset(self, token_hash: str, until: datetime) -> None:
+        """This session came from an emailed code: it may set a new password without the
+        old one until ``until``."""
+        await self.col.update_one({"tokenHash": token_hash}, {"$set": {"passwordResetUntil": until}})
+
     async def by_token_hash(self, token_hash: str) -> SessionDoc | None:
         return await self.col.find_one({"tokenHash": token_hash})
 

@@ -32,17 +32,21 @@ def push_view(doc: PushDoc) -> PushView:
     }
 
 
+EVERY = 2**62  # "no limit" for MongoDB's $limit, which needs a positive number
+
+
 class PushReport:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
     async def recent(self, user_id: ObjectId | None = None, status: str | None = None,
-                     limit: int = 50) -> tuple[list[PushView], int]:
-        """The newest pushes (of one user, in one status), and how many match in all."""
+                     limit: int = 50, *, every: bool = False) -> tuple[list[PushView], int]:
+        """The newest pushes (of one user, in one status), and how many match in all;
+        ``every``: all of them, whatever ``limit`` says (an operator's ``--all``)."""
         if status is not None and status not in STATUSES:
             raise BadRequest(f"unknown push status {status!r}: use one of {', '.join(STATUSES)}")
         if not 1 <= limit <= 1000:
             raise BadRequest("limit must be between 1 and 1000")
         statuses = None if status is None else [status, LEGACY_RECORDED] if status == RECORDED else [status]
-        docs, total = await self.storage.pushes.listing(user_id, statuses, limit)
+        docs, total = await self.storage.pushes.listing(user_id, statuses, EVERY if every else limit)
         return [push_view(d) for d in docs], total

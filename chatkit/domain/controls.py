@@ -1,0 +1,35 @@
+"""Orders for running servers that are not socket events: written as relays, applied in memory.
+
+Some state lives only in a server's memory (the failed-login throttle of
+``domain.throttle``), so an operator's command in another process cannot change it in
+the database. It writes a control relay instead; every running server follows the
+relays (change stream, or a poll on a standalone MongoDB) and applies it to its own
+memory, so with several server processes behind one database each lifts its own
+throttle. A server started later has no failures to forget. Control relays are never
+emitted to sockets.
+"""
+
+from __future__ import annotations
+
+from chatkit.domain.accounts import Accounts
+from chatkit.storage.database import Storage
+from chatkit.storage.documents import RelayDoc
+
+PREFIX = "chatkit:"
+UNLOCK_LOGINS = PREFIX + "unlock-logins"
+
+
+async def unlock_logins_everywhere(storage: Storage, email: str) -> None:
+    """Ask every running server to forget the failed logins recorded for ``email``."""
+    await storage.relays.insert(None, UNLOCK_LOGINS, {"email": email.strip().lower()})
+
+
+def apply_control(relay: RelayDoc, accounts: Accounts) -> bool:
+    """Carry out ``relay`` if it is a control order (True), else leave it to be emitted (False)."""
+    event = relay.get("event", "")
+    if not event.startswith(PREFIX):
+        return False
+    payload = relay.get("payload") or {}
+    if event == UNLOCK_LOGINS and isinstance(payload.get("email"), str):
+        accounts.unlock_logins(payload["email"])
+    return True
