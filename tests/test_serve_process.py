@@ -177,7 +177,7 @@ def test_unreachable_mongo_url_fails_with_one_line(tmp_path):
     result = _chatkit("serve", "--data-dir", str(tmp_path), "--mongo-url", "mongodb://127.0.0.1:1/",
                       "--port", str(free_port()),
                       env=child_env(CHATKIT_JWT_SECRET="configured-secret-0123456789"))
-    assert result.returncode == 1
+    assert result.returncode == 4  # the database is unreachable
     assert one_error_line(result.stderr) == (
         "error: cannot reach MongoDB at mongodb://127.0.0.1:1/ within 5s: connection refused"
     )

@@ -60,6 +60,8 @@ class RunningServer:
 async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
     try:
         storage = await Storage.connect(mongo_url, settings.db_name, operation_timeout=settings.db_timeout)
+    except OperatorError:
+        raise  # worded already, with its exit status (4: the database is unreachable)
     except Exception as exc:
         raise StartupError(str(exc)) from None
     try:

@@ -96,6 +96,7 @@ class PushDoc(TypedDict, total=False):
     data: dict[str, str]
     status: str
     count: int  # messages it stands for (later ones of the same chat merged in)
+    messageAt: datetime  # when the message whose text it shows was sent (the newest merged in)
     attempts: int
     dueAt: datetime  # when a sender may (re)claim it: queued, retry, or a lapsed claim
     claim: ObjectId  # the sender attempt holding it while ``sending``

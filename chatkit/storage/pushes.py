@@ -46,11 +46,21 @@ class PushStore:
         doc["_id"] = result.inserted_id
         return doc
 
-    async def merge_into_fresh(self, user_id: ObjectId, chat_id: ObjectId, fields: Query) -> bool:
-        """Fold one more message into the chat's not-yet-tried push, if there is one."""
+    async def merge_into_fresh(self, user_id: ObjectId, chat_id: ObjectId, fields: Query,
+                               message_at: datetime) -> bool:
+        """Fold one more message into the chat's not-yet-tried push, if there is one.
+
+        ``fields`` (the text and devices) replace the push's only if this message is newer
+        than the one it shows (``messageAt``); the count grows either way.
+        """
+        newer = {"$gt": [message_at, {"$ifNull": ["$messageAt", datetime.min]}]}
         result = await self.col.update_one(
             {"userId": user_id, "chatId": chat_id, "status": QUEUED, "attempts": 0},
-            {"$set": fields, "$inc": {"count": 1}},
+            [{"$set": {
+                **{name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in fields.items()},
+                "messageAt": {"$max": ["$messageAt", message_at]},
+                "count": {"$add": ["$count", 1]},
+            }}],
         )
         return result.matched_count > 0
 

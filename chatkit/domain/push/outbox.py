@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -57,18 +57,18 @@ class PushOutbox:
             receiver_id, chat_id,
             title=f"New message from {sender.get('firstName') or 'someone'}",
             body=body, image=image,
-            data={"case": "chat", "info": str(chat_id)},
+            data={"case": "chat", "info": str(chat_id)}, message_at=message["createdAt"],
         )
 
     async def record(self, user_id: ObjectId, chat_id: ObjectId, *, title: str, body: str,
-                     data: dict[str, str], image: str | None = None) -> None:
+                     data: dict[str, str], image: str | None = None, message_at: datetime | None = None) -> None:
         try:
             tokens = await self.storage.sessions.push_tokens(user_id)
             t = now()
             doc: PushDoc = {
                 "userId": user_id, "chatId": chat_id, "tokens": tokens, "tokenCount": len(tokens),
                 "title": title, "body": body, "image": image, "data": data, "count": 1, "attempts": 0,
-                "createdAt": t, "updatedAt": t,
+                "messageAt": message_at or t, "createdAt": t, "updatedAt": t,
             }
             if not self.queue:
                 doc["status"], doc["finishedAt"] = RECORDED, t
@@ -81,12 +81,16 @@ class PushOutbox:
 
     async def _enqueue(self, doc: PushDoc) -> None:
         """Merge into the chat's waiting push, else queue a new one (due once ``interval``
-        has passed since the chat's last push went out)."""
+        has passed since the chat's last push went out).
+
+        Sends of one batch are announced concurrently, so messages may reach here out of
+        order: the merge keeps the text of the newest message (``messageAt``), not of the
+        last one to arrive."""
         pushes, user_id, chat_id = self.storage.pushes, doc["userId"], doc["chatId"]
         latest = {"tokens": doc["tokens"], "tokenCount": doc["tokenCount"], "title": doc["title"],
                   "body": doc["body"], "image": doc.get("image"), "data": doc["data"], "updatedAt": doc["updatedAt"]}
         for _ in range(3):  # a race with another writer or a claim: at most a couple of rounds
-            if await pushes.merge_into_fresh(user_id, chat_id, latest):
+            if await pushes.merge_into_fresh(user_id, chat_id, latest, doc["messageAt"]):
                 return
             last = await pushes.last_attempt_at(user_id, chat_id)
             due = doc["createdAt"] if last is None else max(doc["createdAt"], last + self.interval)
