@@ -14,13 +14,14 @@ import httpx
 import pytest
 from PIL import Image
 
-from chatkit.domain.language import ARABIC_SENTENCES
+from chatkit.domain.language import ARABIC_SENTENCES, translate
 from chatkit.protocol import Sentence
 from tests.helpers.accounts import Account, auth_header
 from tests.helpers.constants import AUTH, PASSWORD
 from tests.helpers.failures import assert_error
 from tests.helpers.images import jpeg_from_a_phone, png
 from tests.helpers.mailbox import MAIL
+from tests.helpers.realtime import ConnectRefused
 
 LANG = "/api/v1/actions/lang"
 
@@ -83,6 +84,26 @@ async def test_patch_me_changes_names_picture_and_lang(api, make_user):
                                  files={"profilePicture": ("a.txt", b"not an image", "image/png")}), 415)
 
 
+async def test_others_see_a_profile_picture_as_a_signed_url(api, make_user, sockets):
+    """In the user search, the chat listing and ``new-chat``: a URL an app loads as is."""
+    ann: Account = await make_user()
+    r = await api.patch(AUTH + "/me", headers=ann.headers, files={"profilePicture": ("a.png", png(), "image/png")})
+    assert r.status_code == 200, r.text
+    bob = await make_user("Bob", "Ray")
+    b = await sockets.connect(bob)
+    a = await sockets.connect(ann)
+    await a.send("hi", other_user_id=bob.id)
+    opened = await b.next("new-chat")
+    found = (await api.get("/api/v1/chats/users", headers=bob.headers, params={"search": "ann"})).json()["data"]
+    listed = (await api.get("/api/v1/chats", headers=bob.headers)).json()["data"]
+    pictures = [opened["to"]["profilePicture"], found[0]["profilePicture"], listed[0]["to"]["profilePicture"]]
+    for url in pictures:
+        assert url.startswith("http") and "signature=" in url, pictures
+        async with httpx.AsyncClient() as anonymous:
+            got = await anonymous.get(url)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+
+
 async def test_lang_header_and_stored_lang_give_arabic_errors(api, make_user):
     ann: Account = await make_user()
     bad_login = {"email": ann.email, "password": "wrong password"}
@@ -100,6 +121,24 @@ async def test_lang_header_and_stored_lang_give_arabic_errors(api, make_user):
     assert_error(await api.get(unknown_chat, headers={**ann.headers, "lang": "en"}), 404, Sentence.CHAT_NOT_FOUND)
     assert_error(await api.post(LANG, headers=ann.headers, json={"lang": "fr"}), 400,
                  ARABIC_SENTENCES[Sentence.UNKNOWN_LANG])
+
+
+async def test_socket_refusals_follow_the_lang_header_and_the_stored_lang(api, make_user, sockets):
+    ann: Account = await make_user()
+    unknown_chat = {"chatId": "0123456789abcdef01234567"}
+    with pytest.raises(ConnectRefused) as refused:
+        await sockets.connect(token="not a token", headers={"lang": "ar"})
+    assert refused.value.reason == translate(Sentence.INVALID_TOKEN, "ar") != Sentence.INVALID_TOKEN
+    arabic = await sockets.connect(ann, headers={"lang": "ar"})
+    ack = await arabic.emit_ack("typing", unknown_chat)
+    assert ack == {"success": False, "message": ARABIC_SENTENCES[Sentence.CHAT_NOT_FOUND]}
+    assert (await arabic.next("error"))["message"] == ARABIC_SENTENCES[Sentence.CHAT_NOT_FOUND]
+    english = await sockets.connect(ann)
+    assert (await english.emit_ack("typing", unknown_chat))["message"] == Sentence.CHAT_NOT_FOUND
+    # Her stored choice applies to sockets opened after it, without the header.
+    assert (await api.post(LANG, headers=ann.headers, json={"lang": "ar"})).status_code == 200
+    later = await sockets.connect(ann)
+    assert (await later.emit_ack("typing", unknown_chat))["message"] == ARABIC_SENTENCES[Sentence.CHAT_NOT_FOUND]
 
 
 def test_every_sentence_has_arabic() -> None:

@@ -136,11 +136,11 @@ def users_show(ctx: typer.Context, user: str = USER) -> None:
     view = user_view(doc)
     session_views = [session_view(x) for x in sessions]
     if json_mode():
-        emit_json({**view, "isVerified": doc.get("isVerified", True), "sessions": session_views})
+        emit_json({**view, "sessions": session_views})
         return
     pairs([("email", view["email"]), ("id", view["_id"]), ("name", view["fullName"]),
            ("active", view["isActive"]), ("banned", view["isBlocked"]), ("lang", view["lang"]),
-           ("email verified", doc.get("isVerified", True)),
+           ("email verified", view["isVerified"]),
            ("created", view["createdAt"]), ("password changed", view["passwordChangedAt"]),
            ("blocks", sorted(blocked)), ("open sessions", len(session_views))])
 

@@ -56,6 +56,6 @@ def users_verify(ctx: typer.Context, user: str = typer.Argument(..., metavar="US
 
     updated = run_with_services(admin_settings(ctx), action)
     if json_mode():
-        emit_json({**user_view(updated), "isVerified": True})
+        emit_json(user_view(updated))
         return
     say(f"verified {updated['email']}")

@@ -12,7 +12,7 @@ from chatkit.domain.accounts import clean_name
 from chatkit.domain.images import CleanImage
 from chatkit.domain.language import check_lang
 from chatkit.domain.media_urls import MediaUrls, file_id_of, media_path
-from chatkit.domain.views import View, user_view
+from chatkit.domain.views import View, picture, user_view
 from chatkit.storage.database import Storage
 from chatkit.storage.documents import Query, UserDoc
 from chatkit.storage.users import search_keys
@@ -25,10 +25,7 @@ class Profiles:
 
     def view(self, user: UserDoc) -> View:
         """``user_view`` with a stored picture as a signed URL the app can load as is."""
-        view = user_view(user)
-        if isinstance(view.get("profilePicture"), str):
-            view["profilePicture"] = self.urls.public(view["profilePicture"])
-        return view
+        return {**user_view(user), "profilePicture": picture(user, self.urls)}
 
     async def update(self, user: UserDoc, *, first_name: str | None = None, last_name: str | None = None,
                      lang: str | None = None, picture: CleanImage | None = None) -> UserDoc:

@@ -32,6 +32,7 @@ def user_view(user: UserDoc) -> View:
         "email": user.get("email"),
         "profilePicture": user.get("profilePicture"),
         "lang": user.get("lang"),
+        "isVerified": user.get("isVerified", True),
         "isActive": user.get("isActive", True),
         "isBlocked": user.get("isBlocked", False),
         "blockedUsers": [str(u) for u in user.get("blockedUsers", [])],
@@ -77,12 +78,19 @@ def message_view(msg: MessageDoc, viewer: ObjectId, *, urls: MediaUrls | None = 
     }
 
 
-def peer_view(user: UserDoc, *, online: bool | None = None) -> View:
+def picture(user: UserDoc, urls: MediaUrls) -> str | None:
+    """A user's profile picture as apps load it: a stored one as a signed URL, anything
+    else (a URL the original backend wrote) as it is."""
+    value = user.get("profilePicture")
+    return urls.public(value) if isinstance(value, str) else value
+
+
+def peer_view(user: UserDoc, urls: MediaUrls, *, online: bool | None = None) -> View:
     """The other participant of a chat, as listings and ``new-chat`` show them."""
     view: View = {
         "_id": str(user["_id"]),
         "fullName": full_name(user),
-        "profilePicture": user.get("profilePicture"),
+        "profilePicture": picture(user, urls),
     }
     if online is not None:
         view["isActive"] = user.get("isActive", True)
@@ -101,7 +109,7 @@ def chat_view(chat_id: ObjectId, me: UserDoc, peer: UserDoc, messages: list[Mess
     """One chat as ``me`` sees it (``GET /chats/:id``; listings add their fields)."""
     return {
         "_id": str(chat_id),
-        "to": peer_view(peer, online=online),
+        "to": peer_view(peer, urls, online=online),
         **block_flags(me, peer),
         "messages": [message_view(m, me["_id"], urls=urls) for m in messages],
     }
@@ -116,24 +124,25 @@ def listing_view(row: ChatListingRow, me: UserDoc, urls: MediaUrls, *, online: b
     }
 
 
-def new_chat_view(chat: ChatDoc, msg: MessageDoc, view: View, other: UserDoc, sender: UserDoc) -> View:
+def new_chat_view(chat: ChatDoc, msg: MessageDoc, view: View, other: UserDoc, sender: UserDoc,
+                  urls: MediaUrls) -> View:
     """``new-chat`` for the viewer of ``view`` (``message_view`` of ``msg`` as they see it):
     the chat's first message visible to them, ``to`` the other side."""
     incoming_unread = not view["isMyMsg"] and not msg["isRead"]
     return {
         "_id": str(chat["_id"]),
-        "to": peer_view(other),
+        "to": peer_view(other, urls),
         "messages": [{**view, "sender": {"_id": str(sender["_id"]), "fullName": full_name(sender)}}],
         "unreadMessagesCount": 1 if incoming_unread else 0,
         "blocked": False,
     }
 
 
-def directory_entry(user: UserDoc, *, online: bool) -> View:
+def directory_entry(user: UserDoc, urls: MediaUrls, *, online: bool) -> View:
     """A user in ``GET /chats/users``."""
     return {
         "_id": str(user["_id"]), "firstName": user.get("firstName"), "lastName": user.get("lastName"),
-        "fullName": full_name(user), "profilePicture": user.get("profilePicture"),
+        "fullName": full_name(user), "profilePicture": picture(user, urls),
         "isActive": user.get("isActive", True), "isOnline": online,
     }
 
