@@ -85,7 +85,8 @@ class Listings:
             visible = {d["_id"] for d in docs}
         else:  # presence is for contacts only: a stranger reads as offline
             visible = await self.storage.chats.partners_among(user_id, [d["_id"] for d in docs])
-        return [directory_entry(d, self.urls, online=d["_id"] in visible and self._online(d["_id"])) for d in docs], total
+        entries = [directory_entry(d, self.urls, online=d["_id"] in visible and self._online(d["_id"])) for d in docs]
+        return entries, total
 
     async def chats_overview(self, user_id: ObjectId | None, *, page: int, limit: int) -> ChatOverview:
         """Every chat (or one user's), for operators: cleared or not, deactivated users too."""
