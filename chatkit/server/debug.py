@@ -74,6 +74,8 @@ class MemoryReport:
             "asyncio.tasks": len(asyncio.all_tasks()),
         }
         log.warning("memory: rss %.1f MB; %s", rss_mb(), ", ".join(f"{k}={v}" for k, v in maps.items()))
+        tasks = collections.Counter(getattr(t.get_coro(), "__qualname__", "?") for t in asyncio.all_tasks())
+        log.warning("memory: tasks by coroutine: %s", ", ".join(f"{k}={v}" for k, v in tasks.most_common(TOP)))
         gc.collect()  # count what is alive, not garbage the collector has yet to reach
         types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         grown = [(name, n - self._types[name]) for name, n in types.items() if n > self._types[name]]
@@ -85,6 +87,9 @@ class MemoryReport:
             snapshot = tracemalloc.take_snapshot().filter_traces(
                 [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen *>")])
             if self._snapshot is not None:
+                log.warning("memory: traced %.1f MB; by file: %s", tracemalloc.get_traced_memory()[0] / 2**20,
+                            ", ".join(f"{s.traceback[0].filename.rsplit('/', 2)[-1]} {s.size_diff / 1024:+.0f} KB"
+                                      for s in snapshot.compare_to(self._snapshot, "filename")[:TOP]))
                 for stat in snapshot.compare_to(self._snapshot, "traceback")[:TOP]:
                     where = " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in stat.traceback[:6])
                     log.warning("memory: %+.1f KB in %+d blocks at %s", stat.size_diff / 1024, stat.count_diff, where)
