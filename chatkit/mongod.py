@@ -31,6 +31,7 @@ from typing import IO, Any, Literal
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from chatkit.child_process import terminate
 from chatkit.errors import OperatorError
 
 log = logging.getLogger(__name__)
@@ -170,18 +171,8 @@ class LocalMongo:
         ``timeout`` seconds: a mongod that does not stop in time (paused, say) is killed."""
         if not self.owned:
             return
-        proc = self.process
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(ProcessLookupError):  # a paused (SIGSTOP) mongod: let it stop cleanly
-                os.kill(proc.pid, signal.SIGCONT)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("mongod did not stop within %.1fs; killing it", timeout)
-                proc.kill()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(KILL_WAIT)
+        if self.process is not None:
+            terminate(self.process, timeout, "mongod")
         # Keep only the port, so the next start reuses it and skips a replica-set re-home.
         (self.data_dir / "mongod.json").write_text(json.dumps({"port": self.port}))
         if self._lock_file is not None:

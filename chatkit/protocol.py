@@ -101,6 +101,7 @@ class Sentence:
     INTERNAL_ERROR: Final = "Internal server error"
     DATABASE_UNAVAILABLE: Final = "Database unavailable"
     DATABASE_RETRY: Final = "Database unavailable, please retry"
+    RATE_LIMITED: Final = "Too many requests, please slow down"  # 429 / failed ack, with the seconds to wait
     # replies
     REGISTERED: Final = "Registered"
     LOGGED_IN: Final = "Logged in"

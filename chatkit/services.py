@@ -7,8 +7,12 @@ domain handler, so each is wired the same way everywhere.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chatkit.domain.access import ChatAccess
 from chatkit.domain.accounts import Accounts
@@ -18,6 +22,7 @@ from chatkit.domain.clearing import Clearing
 from chatkit.domain.codes import OneTimeCodes
 from chatkit.domain.email_access import EmailAccess
 from chatkit.domain.erasure import Erasure
+from chatkit.domain.limits import BucketStore, MemoryBuckets, RateLimits
 from chatkit.domain.listings import Listings
 from chatkit.domain.mail.outbox import MailOutbox
 from chatkit.domain.mail.report import MailReport
@@ -41,6 +46,9 @@ from chatkit.domain.typing import Typing
 from chatkit.settings import Settings
 from chatkit.storage.database import Storage
 
+if TYPE_CHECKING:
+    from chatkit.domain.presence_sharing import PresenceSharing
+
 
 @dataclass(frozen=True)
 class Services:
@@ -48,6 +56,7 @@ class Services:
     storage: Storage
     presence: Presence
     presence_feed: PresenceFeed
+    presence_sharing: PresenceSharing | None  # with several processes (Redis); started by the server only
     accounts: Accounts
     sending: Sending
     receipts: Receipts
@@ -65,6 +74,7 @@ class Services:
     mail_sender: MailSender  # started by the server only (and only with SMTP configured)
     mail_report: MailReport
     erasure: Erasure
+    limits: RateLimits  # checked by the transports before each write
 
 
 def push_backend(settings: Settings) -> PushBackend:
@@ -82,7 +92,35 @@ def mail_sender(settings: Settings, storage: Storage) -> MailSender:
     return MailSender(storage, transport)
 
 
-def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> Services:
+def rate_buckets(settings: Settings) -> BucketStore:
+    """Buckets in Redis, shared by every process, when ``CHATKIT_REDIS_URL`` is set; else
+    in this process's memory."""
+    if settings.redis_url is None:
+        return MemoryBuckets()
+    from chatkit.storage import redis_limits  # redis-py only when a deployment uses Redis
+
+    return redis_limits.RedisBuckets(redis_limits.connect(settings.redis_url), f"chatkit:{settings.db_name}:rate")
+
+
+def presence_sharing(settings: Settings, presence: Presence,
+                     feed: PresenceFeed) -> PresenceSharing | None:
+    """With a Redis URL, this process's presence is shared with the deployment's other
+    processes (started by the server); else presence is this process's alone."""
+    if settings.redis_url is None:
+        return None
+    from chatkit.domain.presence_sharing import PresenceSharing  # redis-py only when a deployment uses Redis
+    from chatkit.storage.redis_presence import RedisPresence
+
+    process = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    store = RedisPresence(settings.redis_url, settings.redis_prefix, process, settings.presence_ttl)
+    return PresenceSharing(presence, feed, store, settings.presence_ttl)
+
+
+def build_services(settings: Settings, storage: Storage, notifier: Notifier, *,
+                   local: Notifier | None = None) -> Services:
+    """``local``: a server's notifier for the sockets of this process only (presence is
+    announced by each process to its own sockets); it makes presence shared when
+    ``CHATKIT_REDIS_URL`` is set."""
     codec = TokenCodec(settings.resolved_jwt_secret, timedelta(days=settings.jwt_lifetime_days))
     accounts = Accounts(storage, codec, bcrypt_rounds=settings.bcrypt_rounds,
                         open_registration=settings.open_registration,
@@ -90,7 +128,7 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> 
                         verify_email=settings.verification_required)
     urls = MediaUrls(settings.resolved_jwt_secret, settings.media_url_days * 86400, settings.public_url)
     presence = Presence(settings.presence)
-    feed = PresenceFeed(storage, presence, notifier)
+    feed = PresenceFeed(storage, presence, local or notifier)
     access = ChatAccess(storage)
     cache = ChatCache(storage)
     receipts = Receipts(storage, access, presence, notifier)
@@ -111,6 +149,7 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> 
         presence=presence,
         accounts=accounts,
         presence_feed=feed,
+        presence_sharing=presence_sharing(settings, presence, feed) if local is not None else None,
         sending=Sending(storage, presence, feed, notifier, pushes, urls, cache),
         receipts=receipts,
         typing=Typing(storage, access, notifier),
@@ -127,4 +166,5 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier) -> 
         email_access=email_access,
         mail_sender=mails,
         mail_report=MailReport(storage),
+        limits=RateLimits.from_settings(settings, rate_buckets(settings)),
     )

@@ -12,17 +12,19 @@ import dataclasses
 import json
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import platformdirs
 
 from chatkit.errors import UsageError
 
 ENV_PREFIX = "CHATKIT_"
+MAX_WORKERS = 64  # processes of one chatkit serve --workers
 
 
 class SettingsError(UsageError):
@@ -64,6 +66,15 @@ class Settings:
     email_verification: Literal["required", "off"] | None = None  # None: required with SMTP, else off
     code_lifetime: float = 600.0  # seconds a one-time code works
     codes_per_hour: int = 5  # codes mailed to one address per hour at most
+    # several processes (chatkit/server/supervisor.py, chatkit/redis_server.py)
+    redis_url: str | None = None  # redis:// or rediss://: state shared between chatkit processes
+    workers: int = 1  # chatkit serve processes on one port; above 1 they share a Redis
+    presence_ttl: float = 15.0  # seconds a process's presence outlives it in Redis (heartbeat: a third)
+    # rate limits (chatkit/domain/limits.py): "N/s", "N/min" or "N/h", optionally "burst B"; or "off"
+    rate_messages: str = "30/s burst 300"  # new-message per user, over all of their sockets
+    rate_registrations: str = "10/min burst 30"  # POST register per client address
+    rate_uploads: str = "30/min burst 20"  # image uploads (chat images, profile pictures) per user
+    rate_typing: str = "20/s burst 40"  # typing and stop-typing per socket
 
     @classmethod
     def load(
@@ -118,10 +129,24 @@ class Settings:
         if not math.isfinite(self.push_interval) or not 0 <= self.push_interval <= 3600:
             raise SettingsError("CHATKIT_PUSH_INTERVAL must be between 0 and 3600 seconds")
         _check_mail(self)
+        for name in RATE_SETTINGS:
+            parse_rate(getattr(self, name), ENV_PREFIX + name.upper())
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("CHATKIT_REDIS_URL must start with redis://, rediss:// or unix://")
+        if not math.isfinite(self.presence_ttl) or not 0.3 <= self.presence_ttl <= 3600:
+            raise SettingsError("CHATKIT_PRESENCE_TTL must be between 0.3 and 3600 seconds")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"CHATKIT_WORKERS must be between 1 and {MAX_WORKERS}, got {self.workers}")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"unknown log level {self.log_level!r}")
         if self.log_format not in ("text", "json"):
             raise SettingsError(f"CHATKIT_LOG_FORMAT must be text or json, got {self.log_format!r}")
+
+    @property
+    def redis_prefix(self) -> str:
+        """The start of a deployment's Redis keys and channels, named by its database:
+        deployments (and tests) may share a Redis without hearing each other."""
+        return f"chatkit:{self.db_name}"
 
     @property
     def verification_required(self) -> bool:
@@ -172,6 +197,32 @@ def _create_secret_file(path: Path) -> None:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+RATE_SETTINGS: Final = ("rate_messages", "rate_registrations", "rate_uploads", "rate_typing")
+_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*/\s*([a-z]+)(?:\s+burst\s+(\d+))?")
+_RATE_UNITS: Final = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+RATE_MAX: Final = 1_000_000  # per unit and per burst: past this a limit limits nothing
+
+
+def parse_rate(text: str, variable: str) -> tuple[float, int] | None:
+    """A rate limit as written in a setting: ``20/s burst 40`` is (20 per second, burst 40);
+    without ``burst``, one unit's worth (``10/min`` holds 10); ``off`` is None.
+
+    ``variable`` names the setting in the one-line error a value that cannot be used gets."""
+    plain = " ".join(text.lower().split())
+    if plain in ("off", "none"):
+        return None
+    match = _RATE.fullmatch(plain)
+    unit = match[2] if match else ""
+    if unit.endswith("s") and len(unit) > 2:
+        unit = unit[:-1]  # secs, seconds, mins, minutes, hours
+    count = float(match[1]) if match else 0.0
+    burst = int(match[3]) if match and match[3] else math.ceil(count)
+    if match is None or unit not in _RATE_UNITS or not 0 < count <= RATE_MAX or not 1 <= burst <= RATE_MAX:
+        raise SettingsError(f"{variable} must be a rate like \"20/s burst 40\" (per s, min or h; "
+                            f"burst optional) or off, got {text!r}")
+    return count / _RATE_UNITS[unit], burst
 
 
 def _check_mongo_url(url: str) -> None:

@@ -35,6 +35,20 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         local.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real redis-server per session (Debian's ``redis-server``), started and owned the
+    way ``chatkit serve --workers`` owns one; deployments in it are told apart by their
+    database name (``Settings.redis_prefix``)."""
+    from chatkit import redis_server
+
+    local = redis_server.start(tmp_path_factory.mktemp("redis"))
+    try:
+        yield local.url
+    finally:
+        local.stop()
+
+
 @pytest.fixture
 def settings(mongo_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """This test's settings; a test changes some with

@@ -36,7 +36,7 @@ from chatkit.mongod import free_port
 from chatkit.protocol import Sentence
 from chatkit.server.runner import RunningServer, start_server
 from chatkit.settings import Settings
-from tests.helpers.clients import People, Person, open_chat
+from tests.helpers.clients import People, Person, assert_exactly_once, open_chat
 from tests.helpers.constants import PASSWORD
 
 BURST = 30
@@ -61,18 +61,6 @@ async def drop_engineio(client: ChatClient) -> None:
 
 
 KILLS: dict[str, Callable[[ChatClient], Awaitable[None]]] = {"tcp-cut": cut_tcp, "engineio-abort": drop_engineio}
-
-
-def assert_exactly_once(person: Person, chat_id: str, expected: set[str]) -> list[Message]:
-    """The consumer got each expected message once, and nothing else in that chat."""
-    mine = [m for m in person.events.messages() if m.chat_id == chat_id]
-    counts = Counter(m.content for m in mine)
-    doubled = {c: n for c, n in counts.items() if n > 1}
-    assert not doubled, f"{person.user.first_name} got messages twice: {doubled}"
-    assert set(counts) == expected, (f"{person.user.first_name} lost {sorted(expected - set(counts))[:10]}, "
-                                     f"extra {sorted(set(counts) - expected)[:10]}")
-    assert len({m.id for m in mine}) == len(mine)
-    return mine
 
 
 @pytest.mark.parametrize("kill", list(KILLS), ids=list(KILLS))

@@ -41,6 +41,7 @@ async def _nothing_held(server: RunningServer, *, but: int = 0) -> None:
     """Wait until the server holds no socket (or, with ``but=1``, exactly one socket)."""
     expected = {"gateway.connections": but, "gateway.tasks": 0, "gateway.transports": but,
                 "users": but, "sockets": but, "viewing": but, "contacts": but,
+                "watchers": but, "elsewhere": 0,  # the one user held has one contact; no other process
                 "sio.sids": but, "sio.rooms": 3 * but,  # the sid's room, the user's room, the index
                 "sio.connecting": 0, "sio.environ": but}
 

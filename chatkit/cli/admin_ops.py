@@ -7,13 +7,17 @@ writes. A restore refuses a database that holds data unless ``--yes`` replaces i
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from chatkit.cli.common import YES, admin_settings, audit, confirm, run_with_services
+from chatkit.cli.common import YES, admin_settings, audit, confirm, reported_errors, run_with_services
+from chatkit.cli.groups import env_help
 from chatkit.cli.output import CONFLICT, FAILED, emit_json, fail, json_mode, pairs, say
 from chatkit.services import Services
+from chatkit.settings import Settings
 from chatkit.storage import backup as backups
 from chatkit.storage.inventory import Inventory, take_inventory
 from chatkit.wire import now
@@ -27,27 +31,49 @@ def register(app: typer.Typer) -> None:
     app.command("restore")(restore)
 
 
-def stats(ctx: typer.Context) -> None:
-    """Users, chats, messages, images, open sessions and the database's size.
+REDIS_URL = typer.Option(None, "--redis-url", metavar="URL",
+                         help=env_help("The deployment's Redis, to count who is online", "CHATKIT_REDIS_URL"))
 
-    Who is online lives in each running server's memory, not in the database, so it
-    is shown as unknown here (null with --json).
+
+def stats(ctx: typer.Context, redis_url: Optional[str] = REDIS_URL) -> None:
+    """Users, chats, messages, images, open sessions, who is online and the database's size.
+
+    Who is online lives in the servers, not in the database: it is counted from the
+    deployment's Redis when one is given (``--redis-url`` / ``CHATKIT_REDIS_URL``), else
+    shown as unknown (null with --json).
     """
+    settings = admin_settings(ctx)
+    with reported_errors():
+        if redis_url is not None:
+            settings = dataclasses.replace(settings, redis_url=redis_url)
+            settings.validate()
 
-    async def action(s: Services) -> Inventory:
-        return await take_inventory(s.storage.db, now())
+    async def action(s: Services) -> tuple[Inventory, int | str]:
+        return await take_inventory(s.storage.db, now()), await _online_now(settings)
 
-    inv = run_with_services(admin_settings(ctx), action)
+    inv, online = run_with_services(settings, action)
     if json_mode():
         emit_json({"users": inv.users, "activeUsers": inv.active_users, "bannedUsers": inv.banned_users,
                    "chats": inv.chats, "messages": inv.messages, "mediaFiles": inv.media_files,
-                   "openSessions": inv.open_sessions, "onlineNow": None,
+                   "openSessions": inv.open_sessions, "onlineNow": online if isinstance(online, int) else None,
                    "dataBytes": inv.data_bytes, "storageBytes": inv.storage_bytes})
         return
     pairs([("users", inv.users), ("active users", inv.active_users), ("banned users", inv.banned_users),
            ("chats", inv.chats), ("messages", inv.messages), ("images", inv.media_files),
-           ("open sessions", inv.open_sessions), ("online now", "unknown (kept in each server's memory)"),
+           ("open sessions", inv.open_sessions), ("online now", online),
            ("data size", _mib(inv.data_bytes)), ("size on disk", _mib(inv.storage_bytes))])
+
+
+async def _online_now(settings: Settings) -> int | str:
+    """Users with a socket on any server of the deployment, or why that is unknown."""
+    if settings.redis_url is None:
+        return "unknown (kept by the servers: give --redis-url or CHATKIT_REDIS_URL)"
+    from chatkit.storage import redis_presence  # redis-py only when asked
+
+    try:
+        return await redis_presence.online_count(settings.redis_url, settings.redis_prefix)
+    except redis_presence.SharedStateUnavailable as exc:
+        return f"unknown ({exc})"
 
 
 def _mib(n: int) -> str:

@@ -96,20 +96,35 @@ def serve(
     log_format: Optional[str] = typer.Option(
         None, metavar="FORMAT", show_default="text",
         help=env_help("text, or json (one object per line, for log shippers)", "CHATKIT_LOG_FORMAT")),
+    redis_url: Optional[str] = typer.Option(
+        None, metavar="URL", show_default="none (with --workers: a local redis-server in the data dir)",
+        help=env_help("Redis shared by several chatkit processes (redis:// or rediss://)", "CHATKIT_REDIS_URL")),
+    workers: Optional[int] = typer.Option(
+        None, metavar="N", show_default="1",
+        help=env_help("Server processes on the one port; above 1 they share a Redis", "CHATKIT_WORKERS")),
+    worker: bool = typer.Option(False, "--worker", hidden=True,
+                                help="Run as one of the processes of --workers (set by the supervisor)"),
 ) -> None:
     """Run the REST + Socket.IO server until Ctrl-C or SIGTERM."""
     from chatkit.cli.common import reported_errors
     from chatkit.cli.output import fail
     from chatkit.logs import setup_logging
-    from chatkit.server.runner import Interrupted
+    from chatkit.server.runner import Interrupted, WorkerFailed
     from chatkit.server.runner import serve as run_server
     from chatkit.settings import Settings
 
     with reported_errors():
         settings = Settings.load(dict(host=host, port=port, data_dir=data_dir, mongo_url=mongo_url,
-                                      db_name=db_name, log_level=log_level, log_format=log_format))
+                                      db_name=db_name, log_level=log_level, log_format=log_format,
+                                      redis_url=redis_url, workers=workers))
         settings.resolved_jwt_secret()  # a bad secret file is reported before mongod starts
-        if _port_in_use(settings.host, settings.port):  # said at once, before mongod starts
+        supervised = settings.workers > 1 and not worker
+        if supervised and settings.redis_url is None:
+            from chatkit.redis_server import require_redis_server
+
+            require_redis_server()  # said at once, before mongod starts
+        # a worker shares the port its supervisor holds (SO_REUSEPORT): in use by design
+        if not worker and _port_in_use(settings.host, settings.port):  # said at once, before mongod starts
             fail(f"port {settings.port} on {settings.host} is already in use: stop what listens there, "
                  "or choose another port with --port or CHATKIT_PORT")
         setup_logging(settings.log_level, settings.log_format)
@@ -123,10 +138,14 @@ def serve(
                 logging.getLogger("chatkit.cli").info("new data dir: created a chatkit database in %s",
                                                       settings.data_dir / "db")
             if not logged:
-                typer.echo(f"chatkit serving on {url}")
+                typer.echo(f"chatkit serving on {url}" + (f" with {settings.workers} workers" if supervised else ""))
 
         try:
-            run_server(settings, ready=ready)
+            run_server(settings, ready=ready, worker=worker)
+        except WorkerFailed as exc:
+            if not exc.reported:
+                raise
+            raise typer.Exit(exc.exit_code) from None  # the worker printed its own error line
         except Interrupted:
             return  # asked to stop while starting: everything started has been stopped
 

@@ -97,6 +97,7 @@ ARABIC_SENTENCES: Final[dict[str, str]] = {
     Sentence.INTERNAL_ERROR: "خطأ داخلي في الخادم",
     Sentence.DATABASE_UNAVAILABLE: "قاعدة البيانات غير متاحة",
     Sentence.DATABASE_RETRY: "قاعدة البيانات غير متاحة، يرجى المحاولة مرة أخرى",
+    Sentence.RATE_LIMITED: "طلبات كثيرة جدًا، يرجى التمهّل",
     # replies
     Sentence.REGISTERED: "تم التسجيل",
     Sentence.LOGGED_IN: "تم تسجيل الدخول",

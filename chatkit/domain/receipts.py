@@ -66,6 +66,7 @@ class Receipts:
         chat = await self.access.chat(user_id, chat_id)
         self.presence.join(sid, str(chat_id))
         await self.mark_chat_read(user_id, chat)
+        await self.presence.shared()  # acked once every process sees it: what comes next arrives read
 
     def leave_chat(self, sid: str, chat_id: ObjectId) -> None:
         self.presence.leave(sid, str(chat_id))

@@ -202,7 +202,8 @@ class Sending:
             mine = message_view(msg, sender["_id"], urls=self.urls)
             for me, other, view in ((sender, receiver, mine), (receiver, sender, {**mine, "isMyMsg": False})):
                 if me["_id"] in opens_for:
-                    await self.notifier.emit(me["_id"], Event.NEW_CHAT, new_chat_view(chat, msg, view, other, sender, self.urls))
+                    await self.notifier.emit(me["_id"], Event.NEW_CHAT,
+                                             new_chat_view(chat, msg, view, other, sender, self.urls))
                 else:
                     await self.notifier.emit(me["_id"], Event.MESSAGE, view)
             views.append(mine)

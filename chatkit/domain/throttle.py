@@ -28,8 +28,9 @@ were the owner mistyping, and that address knows the password anyway. Misses fro
 addresses, or for other accounts, stay counted: a success says nothing about them. An
 operator can empty an account's buckets at once with :meth:`LoginThrottle.unlock`.
 
-Buckets live in memory. Empty ones are swept once the table grows, and past
-``max_keys`` the least recently used are dropped, so a flood of distinct emails or
+Buckets live in memory (``BucketTable``, which the rate limits of ``chatkit.domain.limits``
+keep their per-process buckets in too). Empty ones are swept once the table grows, and
+past ``max_keys`` the least recently used are dropped, so a flood of distinct emails or
 addresses cannot exhaust memory.
 """
 
@@ -52,19 +53,77 @@ Key = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Rate:
-    """A leaky bucket's shape: ``burst`` failures at once, then one per ``1/per_second`` s."""
+    """A leaky bucket's shape: ``burst`` at once, then one more per ``1/per_second`` s."""
 
     per_second: float
     burst: int
+
+    def wait(self, level: float, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` more fits in a bucket at ``level``; 0 when it fits now."""
+        over = level + cost - self.burst
+        return over / self.per_second if over > _SLACK else 0.0
+
+
+def whole_seconds(wait: float) -> int:
+    """A wait as the whole seconds a client is told (``Retry-After``): at least 1."""
+    return max(1, math.ceil(wait - _SLACK))
 
 
 @dataclass
 class _Bucket:
     level: float
     at: float  # clock reading when ``level`` was last computed
+    rate: Rate
 
-    def drained(self, rate: Rate, now: float) -> float:
-        return max(0.0, self.level - (now - self.at) * rate.per_second)
+    def drained(self, now: float) -> float:
+        return max(0.0, self.level - (now - self.at) * self.rate.per_second)
+
+
+class BucketTable:
+    """Leaky buckets by key, in this process's memory, bounded in size.
+
+    Empty buckets are swept when the table has doubled since the last sweep (so the cost
+    per update stays constant), and past ``max_keys`` the least recently updated go
+    first: a flood of distinct keys costs memory up to the bound, never more.
+    """
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self._max_keys = max_keys
+        self._prune_at = PRUNE_ABOVE
+        self._buckets: dict[Key, _Bucket] = {}  # oldest update first
+
+    def level(self, key: Key, now: float) -> float:
+        bucket = self._buckets.get(key)
+        return bucket.drained(now) if bucket else 0.0
+
+    def add(self, key: Key, rate: Rate, amount: float, now: float) -> None:
+        """Pour ``amount`` into the bucket (a negative one refunds; the level stays >= 0)."""
+        bucket = self._buckets.pop(key, None)
+        level = bucket.drained(now) if bucket else 0.0
+        self._buckets[key] = _Bucket(max(0.0, level + amount), now, rate)  # re-inserted: now the newest
+        self._prune(now)
+
+    def pop(self, key: Key, now: float) -> float | None:
+        """Forget the bucket; its level, or None if there was none."""
+        bucket = self._buckets.pop(key, None)
+        return bucket.drained(now) if bucket is not None else None
+
+    def keys(self) -> list[Key]:
+        return list(self._buckets)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._buckets
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) > self._prune_at:
+            for key in [k for k, b in self._buckets.items() if b.drained(now) == 0.0]:
+                del self._buckets[key]
+            self._prune_at = max(PRUNE_ABOVE, 2 * len(self._buckets))
+        while len(self._buckets) > self._max_keys:
+            del self._buckets[next(iter(self._buckets))]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 def rates_for(retry_seconds: float) -> tuple[Rate, Rate, Rate]:
@@ -78,30 +137,21 @@ class LoginThrottle:
         address, account, pair = rates_for(retry_seconds)
         self._rates = {"address": address, "account": account, "pair": pair}
         self._clock = clock
-        self._max_keys = max_keys
-        self._prune_at = PRUNE_ABOVE
-        self._buckets: dict[Key, _Bucket] = {}  # oldest update first
+        self._buckets = BucketTable(max_keys)
 
     def admit(self, email: str, client: str | None) -> None:
         """Refuse with ``TooManyRequests`` while a bucket is full; else count this attempt
         as a failure until :meth:`succeeded` or :meth:`abandoned` says otherwise."""
         now = self._clock()
-        wait = 0.0
-        for key in self._keys(email, client):
-            rate = self._rates[key[0]]
-            bucket = self._buckets.get(key)
-            level = bucket.drained(rate, now) if bucket else 0.0
-            if level + 1 > rate.burst + _SLACK:
-                wait = max(wait, (level + 1 - rate.burst) / rate.per_second)
+        wait = max(self._rates[key[0]].wait(self._buckets.level(key, now)) for key in self._keys(email, client))
         if wait > 0:
-            seconds = max(1, math.ceil(wait - _SLACK))
+            seconds = whole_seconds(wait)
             raise TooManyRequests(
                 f"Too many failed logins, try again in {seconds} second{'s' if seconds != 1 else ''}",
                 retry_after=seconds,
             )
         for key in self._keys(email, client):
-            self._add(key, 1.0, now)
-        self._prune(now)
+            self._buckets.add(key, self._rates[key[0]], 1.0, now)
 
     def succeeded(self, email: str, client: str | None) -> None:
         """The password was right: refund the attempt and forget this address's misses
@@ -109,9 +159,9 @@ class LoginThrottle:
         now = self._clock()
         misses = 1.0
         if client:
-            pair = self._buckets.pop(("pair", client, email), None)
+            pair = self._buckets.pop(("pair", client, email), now)
             if pair is not None:
-                misses = pair.drained(self._rates["pair"], now)  # this attempt included
+                misses = pair  # this attempt included
         self._refund(email, client, misses, now)
 
     def abandoned(self, email: str, client: str | None) -> None:
@@ -121,13 +171,14 @@ class LoginThrottle:
     def _refund(self, email: str, client: str | None, amount: float, now: float) -> None:
         for key in self._keys(email, client):
             if key in self._buckets:
-                self._add(key, -amount, now)
+                self._buckets.add(key, self._rates[key[0]], -amount, now)
 
     def unlock(self, email: str) -> bool:
         """Forget every failure recorded for this account (from any address); True if any was."""
-        keys = [k for k in self._buckets if k[-1] == email and k[0] in ("account", "pair")]
+        now = self._clock()
+        keys = [k for k in self._buckets.keys() if k[-1] == email and k[0] in ("account", "pair")]
         for key in keys:
-            del self._buckets[key]
+            self._buckets.pop(key, now)
         return bool(keys)
 
     def _keys(self, email: str, client: str | None) -> Iterator[Key]:
@@ -135,21 +186,6 @@ class LoginThrottle:
         if client:
             yield ("address", client)
             yield ("pair", client, email)
-
-    def _add(self, key: Key, amount: float, now: float) -> None:
-        bucket = self._buckets.pop(key, None)
-        level = bucket.drained(self._rates[key[0]], now) if bucket else 0.0
-        self._buckets[key] = _Bucket(max(0.0, level + amount), now)  # re-inserted: now the newest
-
-    def _prune(self, now: float) -> None:
-        """Sweep empty buckets when the table has doubled since the last sweep (so the cost
-        per attempt stays constant), and drop the least recently used past ``max_keys``."""
-        if len(self._buckets) > self._prune_at:
-            for key in [k for k, b in self._buckets.items() if b.drained(self._rates[k[0]], now) == 0.0]:
-                del self._buckets[key]
-            self._prune_at = max(PRUNE_ABOVE, 2 * len(self._buckets))
-        while len(self._buckets) > self._max_keys:
-            del self._buckets[next(iter(self._buckets))]
 
     def __len__(self) -> int:
         """How many buckets are held (for tests of the memory bound)."""

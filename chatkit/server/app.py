@@ -30,8 +30,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, storage: Storage) -> web.Application:
     """The server over ``storage``: its services emit to this app's sockets."""
-    sio = new_socket_server()
-    services = build_services(settings, storage, SocketNotifier(sio))
+    sio = new_socket_server(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
+    services = build_services(settings, storage, SocketNotifier(sio), local=SocketNotifier(sio, here_only=True))
     gateway = SocketGateway(sio, services)
     app = web.Application(middlewares=[access_log, gateway.track_transports, error_middleware])
     app[SERVICES] = services
@@ -44,15 +44,25 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
     app.add_routes(routes_media.routes)
     app.add_routes(openapi.routes)
     app.on_startup.append(_start_pushes)  # first: a bad Firebase key stops the start before anything runs
+    app.on_startup.append(_start_presence_sharing)
     app.on_startup.append(_start_mails)
     app.on_startup.append(_start_live_admin)
     app.on_startup.append(debug.on_startup(gateway))  # only with CHATKIT_DEBUG_MEMORY=1
     app.on_shutdown.append(_drain)
+    app.on_cleanup.append(_close_limits)
     return app
 
 
 async def _start_pushes(app: web.Application) -> None:
     await app[SERVICES].push_sender.start()
+
+
+async def _start_presence_sharing(app: web.Application) -> None:
+    """With several processes: read the deployment's presence before serving (exit 4 if
+    Redis does not answer)."""
+    sharing = app[SERVICES].presence_sharing
+    if sharing is not None:
+        await sharing.start()
 
 
 async def _start_mails(app: web.Application) -> None:
@@ -63,6 +73,10 @@ async def _start_live_admin(app: web.Application) -> None:
     app[LIVE_ADMIN].start()
 
 
+async def _close_limits(app: web.Application) -> None:
+    await app[SERVICES].limits.close()
+
+
 async def _drain(app: web.Application) -> None:
     """Runs after the listening socket closed: finish socket work, then hang up."""
     services = app[SERVICES]
@@ -70,4 +84,6 @@ async def _drain(app: web.Application) -> None:
     # Side by side, each within the timeout: pushes queued meanwhile wait in the database.
     await asyncio.gather(app[GATEWAY].drain(timeout), services.push_sender.stop(timeout),
                          services.mail_sender.stop(timeout))
+    if services.presence_sharing is not None:
+        await services.presence_sharing.stop()
     await app[LIVE_ADMIN].stop()

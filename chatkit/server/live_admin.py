@@ -99,7 +99,9 @@ class LiveAdmin:
         if apply_control(relay, self.services.accounts):
             return
         to = relay.get("to")
-        await self.gateway.sio.emit(relay["event"], relay["payload"], room=str(to) if to else None)
+        # every process follows the relays: each emits to its own sockets only
+        await self.gateway.sio.emit(relay["event"], relay["payload"], room=str(to) if to else None,
+                                    ignore_queue=True)
 
     # --- standalone MongoDB -------------------------------------------------------
 

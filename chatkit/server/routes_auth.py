@@ -86,8 +86,9 @@ async def _body_and_picture(request: web.Request, schema: Schema) -> tuple[dict[
 
 @routes.post(Rest.REGISTER)
 async def register(request: web.Request) -> web.Response:
-    body, picture = await _body_and_picture(request, REGISTER)
     services = request.app[SERVICES]
+    await services.limits.registration(request.remote)  # before the body is read or a password hashed
+    body, picture = await _body_and_picture(request, REGISTER)
     if services.email_access.required:
         user = await services.email_access.register(
             body["firstName"], body["lastName"], body["email"], body["password"],
@@ -164,8 +165,10 @@ async def me(request: web.Request) -> web.Response:
 @routes.patch(Rest.ME)
 async def update_me(request: web.Request) -> web.Response:
     ctx = await authenticated(request)
-    body, picture = await _body_and_picture(request, PROFILE)
     services = request.app[SERVICES]
+    if request.content_type.startswith("multipart/"):  # a picture may come: an upload
+        await services.limits.upload(ctx.user_id)
+    body, picture = await _body_and_picture(request, PROFILE)
     user = await services.profiles.update(ctx.user, first_name=body.get("firstName"),
                                           last_name=body.get("lastName"), lang=body.get("lang"), picture=picture)
     return reply(services.profiles.view(user), message=say(request, Sentence.PROFILE_UPDATED, user))

@@ -34,6 +34,7 @@ async def upload_images(request: web.Request) -> web.Response:
     ctx = await authenticated(request)
     services = request.app[SERVICES]
     settings = services.settings
+    await services.limits.upload(ctx.user_id)  # before a byte of the upload is read
     async with read_upload(request, file_field=MEDIA_FIELD, text_fields=("receiverId", "chatId"),
                            max_files=MAX_FILES, max_bytes=settings.media_max_bytes) as upload:
         fields = upload.fields

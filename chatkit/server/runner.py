@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,16 +24,19 @@ from pymongo.errors import PyMongoError
 
 from chatkit import mongod
 from chatkit.errors import OperatorError
-from chatkit.server import mongod_watch
+from chatkit.server import mongod_watch, worker_mode
 from chatkit.server.app import create_app
 from chatkit.server.bad_requests import QuietAppRunner
 from chatkit.server.context import SERVICES
 from chatkit.server.shutdown import CANCEL_GRACE, MARGIN, Watchdog, bounded
+from chatkit.server.worker_pool import WorkerFailed
 from chatkit.services import Services
 from chatkit.settings import Settings, SettingsError
 from chatkit.storage.database import CLOSE_TIMEOUT, Storage, describe_mongo_error, without_time_limit
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Interrupted", "RunningServer", "StartupError", "WorkerFailed", "serve", "start_server"]
 
 HANGUP_BUDGET = 1.5  # seconds past shutdown_timeout to hang up on sockets and cut requests still running
 MONGOD_STOP_MIN = 1.0  # seconds an owned mongod always gets to stop cleanly before it is killed
@@ -57,7 +61,9 @@ class RunningServer:
         await bounded("close the database connection", self.services.storage.close(), CLOSE_TIMEOUT + 1)
 
 
-async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
+async def start_server(settings: Settings, mongo_url: str, *, worker: bool = False) -> RunningServer:
+    """Connect, prepare the database and listen; ``worker``: as one of ``--workers`` (a port
+    shared with ``SO_REUSEPORT``, see ``chatkit.server.worker_mode``)."""
     try:
         storage = await Storage.connect(mongo_url, settings.db_name, operation_timeout=settings.db_timeout)
     except OperatorError:
@@ -78,10 +84,12 @@ async def start_server(settings: Settings, mongo_url: str) -> RunningServer:
         except SettingsError as exc:
             raise StartupError(str(exc)) from None
         app = create_app(settings, storage)
+        if worker:
+            worker_mode.adapt(app)
         runner = QuietAppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout,
                                 access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=worker or None)
         try:
             await site.start()
         except OSError as exc:
@@ -121,9 +129,11 @@ class Interrupted(Exception):
     """SIGINT/SIGTERM arrived before the server was up; everything started is stopped."""
 
 
-def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> None:
+def serve(settings: Settings, ready: Callable[[str], None] | None = None, *, worker: bool = False) -> None:
     """Run until SIGINT/SIGTERM, calling ``ready(url)`` once listening.
 
+    With ``settings.workers`` above 1 (and not ``worker``, one of them), runs the
+    supervisor of that many worker processes instead (``chatkit.server.supervisor``).
     Raises ``StartupError`` (or ``MongodError``) on a bad start, and ``Interrupted`` if
     asked to stop before the server was up. A signal during the (slow) mongod start
     becomes an exception so that the half-started mongod is stopped, not orphaned.
@@ -138,6 +148,11 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> Non
         watchdog.arm(deadline)
         raise Interrupted(signal.Signals(signum).name)
 
+    if settings.workers > 1 and not worker:
+        from chatkit.server.supervisor import supervise  # it builds on this module
+
+        supervise(settings, ready)
+        return
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     local: mongod.LocalMongo | None = None
     try:
@@ -146,7 +161,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> Non
             local = mongod.acquire(settings.data_dir, "server")
             url = local.url
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(_serve(settings, url, ready, local, watchdog))
+            runner.run(_serve(settings, url, ready, local, watchdog, worker))
     finally:
         for sig in previous:  # stopping mongod takes a moment; a second Ctrl-C must not orphan it
             signal.signal(sig, signal.SIG_IGN)
@@ -162,7 +177,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> Non
 
 
 async def _serve(settings: Settings, url: str, ready: Callable[[str], None] | None,
-                 local: mongod.LocalMongo | None, watchdog: Watchdog) -> None:
+                 local: mongod.LocalMongo | None, watchdog: Watchdog, worker: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     deadline = settings.shutdown_timeout + MARGIN
@@ -173,14 +188,17 @@ async def _serve(settings: Settings, url: str, ready: Callable[[str], None] | No
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    starting = asyncio.ensure_future(start_server(settings, url))
+    starting = asyncio.ensure_future(start_server(settings, url, worker=worker))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():
         await bounded("abandon the start", _cancelled(starting), settings.shutdown_timeout)
         raise Interrupted("signal during start-up")
     server = starting.result()
-    log.info("chatkit serving on %s", server.url)
+    if worker:
+        log.info("worker %d serving on %s", os.getpid(), server.url)
+    else:
+        log.info("chatkit serving on %s", server.url)
     if ready is not None:
         ready(server.url)
     watching = asyncio.ensure_future(mongod_watch.watch(local)) if local is not None else None

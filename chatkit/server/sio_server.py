@@ -29,6 +29,7 @@ from typing import Any
 
 import socketio
 from aiohttp.web import WebSocketResponse
+from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as engineio_aiohttp
 from socketio import packet
 
@@ -174,6 +175,41 @@ class _OneLine(logging.Filter):
         return True
 
 
+class DirectManager(socketio.AsyncManager):  # type: ignore[misc]  # untyped base
+    """python-socketio's manager, handing an event to its recipients' queues in turn.
+
+    The stock manager starts one asyncio task per recipient and waits for them all,
+    for every event; a chat event has one or two recipients and handing a packet over
+    is a queue put that does not wait, so those tasks were a fifth of the server's CPU
+    per message (py-spy, BENCHMARKS.md). A recipient that cannot take it (its socket
+    just closed) is skipped, as before, without stopping the others.
+    """
+
+    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None, skip_sid: Any = None,
+                   callback: Any = None, to: str | None = None, **kwargs: Any) -> None:
+        if callback is not None:  # an ack id per recipient: the stock path
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to,
+                               **kwargs)
+            return
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        encoded = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        frames = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list)
+                                                                     else [encoded])]
+        for sid, eio_sid in list(self.get_participants(namespace, room)):
+            if sid in skip:
+                continue
+            for frame in frames:
+                try:
+                    await self.server._send_eio_packet(eio_sid, frame)
+                except Exception as exc:  # closed meanwhile: its disconnect is under way
+                    log.debug("event %r not sent to %s: %s", event, sid, type(exc).__name__)
+                    break
+
+
 class _UncompressedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]  # untyped base
     """python-engineio's aiohttp websocket without permessage-deflate.
 
@@ -190,12 +226,21 @@ class _UncompressedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc] 
         return self._sock
 
 
-def new_socket_server() -> SocketServer:
+class RedisDirectManager(socketio.AsyncRedisManager, DirectManager):  # type: ignore[misc]  # untyped base
+    """python-socketio's Redis manager over ``DirectManager``: an emit to a user's room is
+    published on the deployment's channel and every process (this one first) hands it
+    to the sockets of that room it holds, as ``DirectManager`` does."""
+
+
+def new_socket_server(redis_url: str | None = None, channel: str = "socketio") -> SocketServer:
+    """``redis_url``: emits reach the sockets of every process on ``channel`` (one per deployment)."""
     for name in ("engineio.server", "socketio.server"):
         engine_log = logging.getLogger(name)
         if not any(isinstance(f, _OneLine) for f in engine_log.filters):
             engine_log.addFilter(_OneLine())
-    server = SocketServer(async_mode="aiohttp", async_handlers=False, cors_allowed_origins="*",
+    manager = DirectManager() if redis_url is None else RedisDirectManager(redis_url, channel=channel)
+    server = SocketServer(client_manager=manager, async_mode="aiohttp", async_handlers=False,
+                          cors_allowed_origins="*",
                           logger=False, engineio_logger=False, max_http_buffer_size=TRANSPORT_MAX,
                           serializer=WirePacket)
     # the driver's table is shared by every engine.io server in the process: replace, not edit

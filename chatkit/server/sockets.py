@@ -20,9 +20,11 @@ import socketio
 from aiohttp import web
 
 from chatkit.domain.accounts import AuthContext
-from chatkit.domain.errors import ChatkitError
+from chatkit.domain.errors import ChatkitError, TooManyRequests
 from chatkit.domain.inputs import parse_id
+from chatkit.domain.language import ENGLISH, pick, translate
 from chatkit.domain.notifier import Payload
+from chatkit.domain.presence import Arrival
 from chatkit.domain.sending import SendResult
 from chatkit.protocol import Event, Sentence
 from chatkit.server.payloads import Schema
@@ -71,14 +73,15 @@ class SocketNotifier:
     ObjectIds and datetimes as the contract does while it encodes, once per event.
     """
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, *, here_only: bool = False) -> None:
         self.sio = sio
+        self.here_only = here_only  # with several processes: this process's sockets only
 
     async def emit(self, user_id: Any, event: str, payload: Payload) -> None:
-        await self.sio.emit(event, payload, room=str(user_id))
+        await self.sio.emit(event, payload, room=str(user_id), ignore_queue=self.here_only)
 
     async def emit_all(self, event: str, payload: Payload) -> None:
-        await self.sio.emit(event, payload)
+        await self.sio.emit(event, payload, ignore_queue=self.here_only)
 
 
 class SocketGateway:
@@ -105,6 +108,17 @@ class SocketGateway:
     # --- connection life ----------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Let the socket in (``_admit``), or refuse it in the language its handshake asks for."""
+        try:
+            await self._admit(sid, environ, auth)
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            message = exc.error_args.get("message") if isinstance(exc.error_args, dict) else None
+            lang = pick(environ.get("HTTP_LANG"))
+            if not isinstance(message, str) or lang == ENGLISH:
+                raise
+            raise socketio.exceptions.ConnectionRefusedError(translate(message, lang)) from None
+
+    async def _admit(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Authenticate, register and announce the socket, ``CONNECTS_AT_ONCE`` at a time.
 
         Without that admission, a burst of thousands of sockets starts all its database
@@ -131,8 +145,8 @@ class SocketGateway:
             self.connections[sid] = ctx
             log.debug("socket %s connected: user %s", sid, user_key)
             await self.sio.enter_room(sid, user_key)
-            came_online = self.services.presence.connect(sid, user_key)
-            announcing = self._spawn(self._after_connect(ctx, came_online))
+            arrival = self.services.presence.connect(sid, user_key)
+            announcing = self._spawn(self._after_connect(ctx, arrival))
         except BaseException:
             self.admission.release()
             raise
@@ -155,18 +169,20 @@ class SocketGateway:
         eio_socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
         return eio_socket is not None and not eio_socket.closing and not eio_socket.closed
 
-    async def _after_connect(self, ctx: AuthContext, came_online: bool) -> None:
-        if not self.services.presence.is_online(str(ctx.user_id)):
+    async def _after_connect(self, ctx: AuthContext, arrival: Arrival) -> None:
+        presence = self.services.presence
+        await presence.shared()  # other processes see the user online before what waits is delivered
+        if not presence.sids_of(str(ctx.user_id)):
             return  # gone already: their next connect delivers what waits for them
-        await self.services.presence_feed.connected(ctx.user_id, came_online)
+        await self.services.presence_feed.connected(ctx.user_id, arrival)
         await self.services.receipts.deliver_pending(ctx.user_id)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.pop(sid, None)
-        user_id, went_offline = self.services.presence.disconnect(sid)
-        log.debug("socket %s disconnected: user %s (%s)", sid, user_id, reason)
-        if user_id is not None:
-            self.services.presence_feed.disconnected(user_id, went_offline)
+        departure = self.services.presence.disconnect(sid)
+        log.debug("socket %s disconnected: user %s (%s)", sid, departure and departure.user_id, reason)
+        if departure is not None:
+            self.services.presence_feed.disconnected(departure)
 
     def footprint(self) -> dict[str, int]:
         """Entries per map: all zero once every socket has gone (memory checks and tests)."""
@@ -283,6 +299,8 @@ class SocketGateway:
             if isinstance(result, Queued):
                 return AckLater(self._answer(sid, event, result.rest))
             return {"success": True, **(result or {})}
+        except TooManyRequests as exc:  # a rate limit: say when to try again
+            return await self._refuse(sid, exc.message, retry_after=exc.retry_after)
         except ChatkitError as exc:
             return await self._refuse(sid, exc.message)
         except Exception as exc:
@@ -295,15 +313,26 @@ class SocketGateway:
             self._in_flight -= 1
             self._last_event = asyncio.get_running_loop().time()
 
-    async def _refuse(self, sid: str, message: str, *, retryable: bool = False) -> Ack:
+    async def _refuse(self, sid: str, message: str, *, retryable: bool = False,
+                      retry_after: int | None = None) -> Ack:
         """An ``error`` event for listeners, and the failed ack for an emitter waiting on one.
 
         ``retryable`` marks failures that say nothing about the request (the database was
         unavailable): the same event, with the same ``clientId``, may be sent again.
+        ``retry_after``: a rate limit's seconds to wait, as ``retryAfter``.
         """
-        body: Ack = {"message": message, **({"retryable": True} if retryable else {})}
+        body: Ack = {"message": self._translated(sid, message), **({"retryable": True} if retryable else {})}
+        if retry_after is not None:
+            body["retryAfter"] = retry_after
         await self.sio.emit(Event.ERROR, body, to=sid)
         return {"success": False, **body}
+
+    def _translated(self, sid: str, message: str) -> str:
+        """``message`` in the socket's language: its handshake's ``lang`` header, else the
+        user's stored choice (as it was when the socket connected), else English."""
+        ctx = self.connections.get(sid)
+        environ = self.sio.get_environ(sid) or {}
+        return translate(message, pick(environ.get("HTTP_LANG"), ctx.user.get("lang") if ctx else None))
 
     async def _unknown_event(self, event: str, sid: str, *data: Any) -> Ack:
         """An event this server has no handler for: say so, rather than leave an ack hanging."""
@@ -311,6 +340,7 @@ class SocketGateway:
 
     async def _new_message(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> Queued:
         """Checked and queued now; stored and announced while the socket reads on (in order)."""
+        await self.services.limits.message(ctx.user_id)  # first: a flood is refused before any database work
         chat_id = parse_id(p["chatId"], "chatId") if "chatId" in p else None
         other_id = parse_id(p["otherUserId"], "otherUserId") if "otherUserId" in p else None
         sending = await self.services.sending.send_message(
@@ -320,9 +350,11 @@ class SocketGateway:
         return Queued(_sent(sending))
 
     async def _typing(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        self.services.limits.typing(sid)
         await self.services.typing.typing(ctx.user, parse_id(p["chatId"], "chatId"), stopped=False)
 
     async def _stop_typing(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        self.services.limits.typing(sid)
         await self.services.typing.typing(ctx.user, parse_id(p["chatId"], "chatId"), stopped=True)
 
     async def _join_chat(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:

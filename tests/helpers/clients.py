@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -128,6 +129,18 @@ async def open_chat(ann: Person, bob: Person, text: str = "hi") -> str:
     for person in (ann, bob):
         await person.events.next(ChatOpened, lambda e: e.chat_id == sent.chat_id)
     return sent.chat_id
+
+
+def assert_exactly_once(person: Person, chat_id: str, expected: set[str]) -> list[Message]:
+    """The consumer got each expected message once, and nothing else in that chat."""
+    mine = [m for m in person.events.messages() if m.chat_id == chat_id]
+    counts = Counter(m.content for m in mine)
+    doubled = {c: n for c, n in counts.items() if n > 1}
+    assert not doubled, f"{person.user.first_name} got messages twice: {doubled}"
+    assert set(counts) == expected, (f"{person.user.first_name} lost {sorted(expected - set(counts))[:10]}, "
+                                     f"extra {sorted(set(counts) - expected)[:10]}")
+    assert len({m.id for m in mine}) == len(mine)
+    return mine
 
 
 class People:

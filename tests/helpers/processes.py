@@ -32,7 +32,7 @@ class Server:
             )
         line = self.proc.stdout.readline()  # the server prints its URL once it listens
         assert line.startswith("chatkit serving on http://"), (line, self.log())
-        self.url = line.split()[-1]
+        self.url = line.split()[3]  # "chatkit serving on URL[ with N workers]"
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def log(self) -> str:
