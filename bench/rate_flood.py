@@ -135,7 +135,8 @@ async def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         await receiver.sio.disconnect()
         await b.close()
     return {
-        "others_busy_cores_before": busy, "limit": args.limit, "flood_events": args.flood, "admitted": flooded["admitted"],
+        "others_busy_cores_before": busy, "limit": args.limit, "flood_events": args.flood,
+        "admitted": flooded["admitted"],
         "refused": flooded["refused"], "flood_answered_s": flooded["took"], "server_cpu_s_during_flood": cpu,
         "server_cpu_us_per_flood_event": cpu / args.flood * 1e6,
         "bob_before_n": len(before), "bob_before_p50_ms": percentile(before, 50),

@@ -133,6 +133,19 @@ async def test_a_first_message_opens_the_chat_once_on_each_side(on: tuple[People
     assert [m.content async for m in bob.client.messages(chat_id)] == ["back", "hi"]
 
 
+async def test_a_burst_reaches_the_other_process_in_the_order_it_was_stored(on: tuple[People, People]) -> None:
+    """Concurrent sends are published to Redis in the order they were stored, so the
+    other process hands them to the reader in that order (the relay is not a pool)."""
+    one, two = on
+    ann, bob = await one.register("Ann", "Lee"), await two.register("Bob", "Ray")
+    chat_id = await open_chat(ann, bob)
+    sent = await asyncio.gather(*(ann.client.send(f"burst {i}", chat_id=chat_id) for i in range(100)))
+    stored = [m.id for m in sorted(sent, key=lambda m: m.created_at)]
+    got = [(await bob.events.next(MessageReceived, lambda e: e.message.chat_id == chat_id)).message.id
+           for _ in sent]
+    assert got == stored
+
+
 async def test_receipts_are_decided_from_the_recipients_process(on: tuple[People, People]) -> None:
     one, two = on
     ann = await one.register("Ann", "Lee")
