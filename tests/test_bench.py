@@ -138,6 +138,14 @@ async def test_closed_registration_points_to_direct_provisioning(server: Running
     assert await db["users"].count_documents({}) == 0
 
 
+@pytest.mark.parametrize("settings", [{"rate_messages": "5/s burst 5"}], indirect=True)
+async def test_a_run_the_rate_limits_refuse_says_how_to_measure_instead(server: RunningServer) -> None:
+    code, report, err = await bench("--server", server.url, "--pairs", "1", "--messages", "20", "--window", "20")
+    assert report is not None and report["messages"]["errors"] > 0
+    assert any("Too many requests" in sample for sample in report["messages"]["error_samples"])
+    assert "CHATKIT_RATE_MESSAGES=off" in err
+
+
 @pytest.fixture
 def relay(tmp_path: Path) -> Any:
     """bench/relay.py (the bare python-socketio relay, no database) on a free port."""

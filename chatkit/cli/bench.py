@@ -14,6 +14,7 @@ import typer
 from chatkit.cli.common import reported_errors
 from chatkit.cli.output import console
 from chatkit.errors import UsageError
+from chatkit.protocol import Sentence
 
 
 def bench(
@@ -61,6 +62,10 @@ def bench(
         typer.echo(report.to_json(result))
     else:
         console.print(report.table(result))
+    if any(Sentence.RATE_LIMITED in sample for sample in result["messages"]["error_samples"]):
+        typer.echo("note: the server's rate limits refused some of the load; measure a server started with "
+                   "CHATKIT_RATE_MESSAGES=off (and CHATKIT_RATE_REGISTRATIONS=off when the bench registers "
+                   "its users)", err=True)
     if result["messages"]["lost"] or result["messages"]["duplicates"]:
         raise typer.Exit(1)
 
