@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import math
 import os
@@ -70,6 +71,7 @@ class Settings:
     redis_url: str | None = None  # redis:// or rediss://: state shared between chatkit processes
     workers: int = 1  # chatkit serve processes on one port; above 1 they share a Redis
     presence_ttl: float = 15.0  # seconds a process's presence outlives it in Redis (heartbeat: a third)
+    trusted_proxies: str = ""  # addresses/networks whose X-Forwarded-For names the client (comma-separated)
     # rate limits (chatkit/domain/limits.py): "N/s", "N/min" or "N/h", optionally "burst B"; or "off"
     rate_messages: str = "30/s burst 300"  # new-message per user, over all of their sockets
     rate_registrations: str = "10/min burst 30"  # POST register per client address
@@ -135,12 +137,26 @@ class Settings:
             raise SettingsError("CHATKIT_REDIS_URL must start with redis://, rediss:// or unix://")
         if not math.isfinite(self.presence_ttl) or not 0.3 <= self.presence_ttl <= 3600:
             raise SettingsError("CHATKIT_PRESENCE_TTL must be between 0.3 and 3600 seconds")
+        self.trusted_networks  # noqa: B018  (raises SettingsError for a bad value)
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"CHATKIT_WORKERS must be between 1 and {MAX_WORKERS}, got {self.workers}")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"unknown log level {self.log_level!r}")
         if self.log_format not in ("text", "json"):
             raise SettingsError(f"CHATKIT_LOG_FORMAT must be text or json, got {self.log_format!r}")
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` as networks (``10.0.0.1, 172.16.0.0/12``)."""
+        networks = []
+        for part in self.trusted_proxies.split(","):
+            if part.strip():
+                try:
+                    networks.append(ipaddress.ip_network(part.strip(), strict=False))
+                except ValueError:
+                    raise SettingsError(f"CHATKIT_TRUSTED_PROXIES: {part.strip()!r} is not an IP address "
+                                        "or network") from None
+        return tuple(networks)
 
     @property
     def redis_prefix(self) -> str:

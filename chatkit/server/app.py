@@ -10,6 +10,7 @@ from chatkit.protocol import Rest, Sentence
 from chatkit.server import debug, openapi, routes_auth, routes_chats, routes_media
 from chatkit.server.access_log import access_log
 from chatkit.server.context import SERVICES
+from chatkit.server.forwarded import forwarded_middleware
 from chatkit.server.http import error_middleware, failure
 from chatkit.server.live_admin import LiveAdmin
 from chatkit.server.sio_server import new_socket_server
@@ -33,7 +34,8 @@ def create_app(settings: Settings, storage: Storage) -> web.Application:
     sio = new_socket_server(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
     services = build_services(settings, storage, SocketNotifier(sio), local=SocketNotifier(sio, here_only=True))
     gateway = SocketGateway(sio, services)
-    app = web.Application(middlewares=[access_log, gateway.track_transports, error_middleware])
+    app = web.Application(middlewares=[forwarded_middleware(settings.trusted_networks), access_log,
+                                       gateway.track_transports, error_middleware])
     app[SERVICES] = services
     sio.attach(app)
     app[GATEWAY] = gateway
