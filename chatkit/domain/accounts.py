@@ -156,19 +156,19 @@ class Accounts:
         if len(password) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"password must be at most {LOGIN_PASSWORD_MAX} characters")
         address = email.strip().lower()
-        self.throttle.admit(address, client)  # before the password: a refused guess learns nothing
+        await self.throttle.admit(address, client)  # before the password: a refused guess learns nothing
         try:
             user = await self.storage.users.by_email(address)
             ok = await passwords.verify_password(password, user.get("password") if user else None,
                                                  self.bcrypt_rounds)
         except BaseException:
-            self.throttle.abandoned(address, client)  # no verdict: not a failed guess
+            await self.throttle.abandoned(address, client)  # no verdict: not a failed guess
             raise
         if not ok or user is None:
             # the account if there is one: never the text typed as an email (a password, at times)
             audit.record("login-failed", user["_id"] if user else None, address=client)
             raise Unauthorized(Sentence.BAD_LOGIN)  # admit() already counted it
-        self.throttle.succeeded(address, client)
+        await self.throttle.succeeded(address, client)
         self._check_standing(user)
         if self.verify_email and user.get("isVerified") is False:
             raise Unverified(user)
@@ -316,11 +316,11 @@ class Accounts:
     async def set_password(self, user: UserDoc, password: str) -> UserDoc:
         return await self._set_password(user["_id"], password, field="password")
 
-    def unlock_logins(self, email: str) -> bool:
+    async def unlock_logins(self, email: str) -> bool:
         """Lift the login throttle on this account at once; True if it held any failures.
 
-        In-memory, so it acts in the server process that holds the throttle."""
-        return self.throttle.unlock(email.strip().lower())
+        It acts on this process's throttle: in memory, or in Redis for every process."""
+        return await self.throttle.unlock(email.strip().lower())
 
     async def logout_everywhere(self, user: UserDoc) -> int:
         return await self.storage.sessions.revoke_all(user["_id"])

@@ -26,7 +26,7 @@ from typing import Final
 from bson import ObjectId
 
 from chatkit.domain.errors import BadRequest, TooManyRequests
-from chatkit.domain.throttle import LoginThrottle
+from chatkit.domain.throttle import LoginThrottle, ThrottleStore
 from chatkit.protocol import Sentence
 from chatkit.storage.database import Storage
 from chatkit.storage.documents import CodeDoc
@@ -54,13 +54,14 @@ def check_code_shape(code: str) -> str:
 
 
 class OneTimeCodes:
-    def __init__(self, storage: Storage, secret: Callable[[], str], *, lifetime: float, per_hour: int) -> None:
+    def __init__(self, storage: Storage, secret: Callable[[], str], *, lifetime: float, per_hour: int,
+                 bare_store: ThrottleStore | None = None) -> None:
         self.storage = storage
         self._secret_source = secret
         self._key: bytes | None = None
         self.lifetime = timedelta(seconds=lifetime)
         self.per_hour = per_hour
-        self.bare_throttle = LoginThrottle(retry_seconds=BARE_RETRY_SECONDS)
+        self.bare_throttle = LoginThrottle(retry_seconds=BARE_RETRY_SECONDS, store=bare_store)
 
     @property
     def lifetime_minutes(self) -> int:
@@ -103,7 +104,7 @@ class OneTimeCodes:
 
     async def redeem_bare(self, purpose: str, code: str, client: str | None) -> CodeDoc:
         """:meth:`redeem` for a code sent without its address (the original apps)."""
-        self.bare_throttle.admit(BARE_KEY, client)
+        await self.bare_throttle.admit(BARE_KEY, client)
         try:
             code = check_code_shape(code)
             t = now()
@@ -116,9 +117,9 @@ class OneTimeCodes:
         except BadRequest:
             raise  # a wrong guess: it stays counted
         except BaseException:
-            self.bare_throttle.abandoned(BARE_KEY, client)
+            await self.bare_throttle.abandoned(BARE_KEY, client)
             raise
-        self.bare_throttle.succeeded(BARE_KEY, client)
+        await self.bare_throttle.succeeded(BARE_KEY, client)
         return used
 
     async def _use(self, doc: CodeDoc, t: datetime) -> CodeDoc:

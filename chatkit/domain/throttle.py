@@ -28,25 +28,34 @@ were the owner mistyping, and that address knows the password anyway. Misses fro
 addresses, or for other accounts, stay counted: a success says nothing about them. An
 operator can empty an account's buckets at once with :meth:`LoginThrottle.unlock`.
 
-Buckets live in memory (``BucketTable``, which the rate limits of ``chatkit.domain.limits``
-keep their per-process buckets in too). Empty ones are swept once the table grows, and
-past ``max_keys`` the least recently used are dropped, so a flood of distinct emails or
-addresses cannot exhaust memory.
+Buckets live in a ``ThrottleStore``: with ``CHATKIT_REDIS_URL`` set, in Redis, shared by
+every process of the deployment (a guesser gains nothing by spreading guesses over
+processes, and an unlock acts on all of them at once); else in memory (``BucketTable``,
+which the rate limits of ``chatkit.domain.limits`` keep their per-process buckets in
+too). In memory, empty buckets are swept once the table grows, and past ``max_keys`` the
+least recently used are dropped, so a flood of distinct emails or addresses cannot
+exhaust memory.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from chatkit.domain.errors import TooManyRequests
+
+log = logging.getLogger(__name__)
 
 PRUNE_ABOVE = 10_000  # buckets held before empty ones are swept
 MAX_KEYS = 200_000  # buckets held at most; the least recently used go first
 DEFAULT_RETRY_SECONDS = 20.0
 _SLACK = 1e-9  # float error in drained levels must not cost a whole extra second
+WARN_EVERY = 10.0  # seconds between warnings that the shared store is not answering
+T = TypeVar("T")
 
 Key = tuple[str, ...]
 
@@ -131,62 +140,140 @@ def rates_for(retry_seconds: float) -> tuple[Rate, Rate, Rate]:
     return (Rate(4 / retry_seconds, 10), Rate(2 / retry_seconds, 20), Rate(1 / retry_seconds, 5))
 
 
+Bucket = tuple[Key, Rate]
+
+
+class ThrottleStore(Protocol):
+    """Where the throttle keeps its buckets: this process's memory, or Redis (shared by
+    every process of a deployment, ``chatkit.storage.redis_limits``).
+
+    The keys are the throttle's: ``("account", email)``, ``("address", client)`` and
+    ``("pair", client, email)``; :meth:`forget` finds an account's buckets by them. A
+    shared store that cannot answer raises ``ConnectionError``."""
+
+    async def admit(self, buckets: Sequence[Bucket]) -> float:
+        """Add one to every bucket if each has room for it (0), all at once and atomically,
+        else add nothing and return the seconds until all would have room."""
+        ...
+
+    async def refund(self, buckets: Sequence[Bucket], amount: float) -> None:
+        """Take ``amount`` out of those of the buckets that are held (levels stay >= 0)."""
+        ...
+
+    async def pop(self, bucket: Bucket) -> float | None:
+        """Forget the bucket; its level, or None if there was none."""
+        ...
+
+    async def forget(self, email: str) -> bool:
+        """Forget the account's bucket and its address + account ones; True if any was held."""
+        ...
+
+
+class MemoryThrottle:
+    """A ``ThrottleStore`` in this process's memory (a bounded ``BucketTable``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
+        self._clock = clock
+        self._table = BucketTable(max_keys)
+
+    async def admit(self, buckets: Sequence[Bucket]) -> float:
+        now = self._clock()
+        wait = max(rate.wait(self._table.level(key, now)) for key, rate in buckets)
+        if wait == 0.0:
+            for key, rate in buckets:
+                self._table.add(key, rate, 1.0, now)
+        return wait
+
+    async def refund(self, buckets: Sequence[Bucket], amount: float) -> None:
+        now = self._clock()
+        for key, rate in buckets:
+            if key in self._table:
+                self._table.add(key, rate, -amount, now)
+
+    async def pop(self, bucket: Bucket) -> float | None:
+        return self._table.pop(bucket[0], self._clock())
+
+    async def forget(self, email: str) -> bool:
+        now = self._clock()
+        keys = [k for k in self._table.keys() if k[-1] == email and k[0] in ("account", "pair")]
+        for key in keys:
+            self._table.pop(key, now)
+        return bool(keys)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
 class LoginThrottle:
+    """``store``: where the buckets are kept (shared through Redis in a deployment of
+    several processes); this process's memory when None, and whenever the shared store
+    does not answer, so a Redis outage slows guessing per process instead of not at all."""
+
     def __init__(self, *, retry_seconds: float = DEFAULT_RETRY_SECONDS,
-                 clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS,
+                 store: ThrottleStore | None = None) -> None:
         address, account, pair = rates_for(retry_seconds)
         self._rates = {"address": address, "account": account, "pair": pair}
-        self._clock = clock
-        self._buckets = BucketTable(max_keys)
+        self._memory = MemoryThrottle(clock, max_keys)
+        self._store: ThrottleStore = store if store is not None else self._memory
+        self._warned_at = float("-inf")
 
-    def admit(self, email: str, client: str | None) -> None:
+    async def admit(self, email: str, client: str | None) -> None:
         """Refuse with ``TooManyRequests`` while a bucket is full; else count this attempt
         as a failure until :meth:`succeeded` or :meth:`abandoned` says otherwise."""
-        now = self._clock()
-        wait = max(self._rates[key[0]].wait(self._buckets.level(key, now)) for key in self._keys(email, client))
+        buckets = self._buckets(email, client)
+        wait = await self._use(lambda store: store.admit(buckets))
         if wait > 0:
             seconds = whole_seconds(wait)
             raise TooManyRequests(
                 f"Too many failed logins, try again in {seconds} second{'s' if seconds != 1 else ''}",
                 retry_after=seconds,
             )
-        for key in self._keys(email, client):
-            self._buckets.add(key, self._rates[key[0]], 1.0, now)
 
-    def succeeded(self, email: str, client: str | None) -> None:
+    async def succeeded(self, email: str, client: str | None) -> None:
         """The password was right: refund the attempt and forget this address's misses
         for this account."""
-        now = self._clock()
         misses = 1.0
         if client:
-            pair = self._buckets.pop(("pair", client, email), now)
+            key: Key = ("pair", client, email)
+            pair = await self._use(lambda store: store.pop((key, self._rates["pair"])))
             if pair is not None:
                 misses = pair  # this attempt included
-        self._refund(email, client, misses, now)
+        await self._refund(email, client, misses)
 
-    def abandoned(self, email: str, client: str | None) -> None:
+    async def abandoned(self, email: str, client: str | None) -> None:
         """The attempt ended with no verdict on the password (e.g. the database was down)."""
-        self._refund(email, client, 1.0, self._clock())
+        await self._refund(email, client, 1.0)
 
-    def _refund(self, email: str, client: str | None, amount: float, now: float) -> None:
-        for key in self._keys(email, client):
-            if key in self._buckets:
-                self._buckets.add(key, self._rates[key[0]], -amount, now)
+    async def _refund(self, email: str, client: str | None, amount: float) -> None:
+        buckets = self._buckets(email, client)
+        await self._use(lambda store: store.refund(buckets, amount))
 
-    def unlock(self, email: str) -> bool:
+    async def unlock(self, email: str) -> bool:
         """Forget every failure recorded for this account (from any address); True if any was."""
-        now = self._clock()
-        keys = [k for k in self._buckets.keys() if k[-1] == email and k[0] in ("account", "pair")]
-        for key in keys:
-            self._buckets.pop(key, now)
-        return bool(keys)
+        held = await self._use(lambda store: store.forget(email))
+        if self._store is not self._memory:
+            held = await self._memory.forget(email) or held  # what an outage left in memory
+        return held
 
-    def _keys(self, email: str, client: str | None) -> Iterator[Key]:
-        yield ("account", email)
+    def _buckets(self, email: str, client: str | None) -> list[Bucket]:
+        keys: list[Key] = [("account", email)]
         if client:
-            yield ("address", client)
-            yield ("pair", client, email)
+            keys += [("address", client), ("pair", client, email)]
+        return [(key, self._rates[key[0]]) for key in keys]
+
+    async def _use(self, operation: Callable[[ThrottleStore], Awaitable[T]]) -> T:
+        """``operation`` on the store, or on this process's memory when the store is down."""
+        try:
+            return await operation(self._store)
+        except ConnectionError as exc:
+            now = time.monotonic()
+            if now - self._warned_at >= WARN_EVERY:
+                self._warned_at = now
+                log.warning("login throttle kept in this process only: the shared store is not answering (%s)",
+                            exc)
+            return await operation(self._memory)
 
     def __len__(self) -> int:
-        """How many buckets are held (for tests of the memory bound)."""
-        return len(self._buckets)
+        """How many buckets this process's memory holds (for tests of the memory bound)."""
+        return len(self._memory)

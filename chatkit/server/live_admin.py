@@ -96,7 +96,7 @@ class LiveAdmin:
     async def _relay(self, relay: RelayDoc) -> None:
         """An event another process (the admin CLI) wrote for this server's sockets, or an
         order for this server itself (``domain.controls``)."""
-        if apply_control(relay, self.services.accounts):
+        if await apply_control(relay, self.services.accounts):
             return
         to = relay.get("to")
         # every process follows the relays: each emits to its own sockets only
