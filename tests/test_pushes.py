@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from bson import ObjectId
 
 from chatkit.client import ChatOpened, ErrorEvent, MessagesSeen, OnlineUsers
 from tests.helpers.clients import People
+from tests.helpers.images import png
 from tests.helpers.rest import pushes_for, wait_pushes
 
 
@@ -28,6 +30,20 @@ async def test_offline_recipient_gets_a_push_per_message(people: People, db: Any
         assert p["body"] == body
         assert p["data"] == {"case": "chat", "info": m1.chat_id}
     assert await pushes_for(db, ann.id) == []
+
+
+async def test_a_push_is_written_in_the_recipients_language(people: People, db: Any) -> None:
+    ann = await people.register("Ann", "Lee")
+    bob = await people.register("Bob", "Ray", online=False, notification_token="bob-phone")
+    async with httpx.AsyncClient(base_url=people.url) as api:
+        chosen = await api.post("/api/v1/actions/lang", json={"lang": "ar"},
+                                headers={"Authorization": bob.client.token or ""})
+    assert chosen.status_code == 200, chosen.text
+    m1 = await ann.client.send("مرحبا", to=bob.id)
+    await ann.client.send_images([png()], chat_id=m1.chat_id)
+    pushes = await wait_pushes(db, bob.id, 2)
+    assert [(p["title"], p["body"]) for p in pushes] == [("رسالة جديدة من Ann", "مرحبا"),
+                                                        ("رسالة جديدة من Ann", "صورة")]
 
 
 async def test_online_recipient_gets_no_push(people: People, db: Any) -> None:

@@ -56,6 +56,18 @@ def translate(message: str, lang: str) -> str:
     return message
 
 
+def push_title(sender_first_name: str | None, lang: str) -> str:
+    """A new message's notification title, in the recipient's language."""
+    if lang == ARABIC:
+        return f"رسالة جديدة من {sender_first_name or 'شخص ما'}"
+    return f"New message from {sender_first_name or 'someone'}"
+
+
+def push_image_body(lang: str) -> str:
+    """The notification text of an image message."""
+    return "صورة" if lang == ARABIC else "image"
+
+
 ARABIC_SENTENCES: Final[dict[str, str]] = {
     # authentication
     Sentence.AUTH_REQUIRED: "المصادقة مطلوبة",

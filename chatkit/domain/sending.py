@@ -208,7 +208,7 @@ class Sending:
                     await self.notifier.emit(me["_id"], Event.MESSAGE, view)
             views.append(mine)
             if not msg["isDelivered"]:
-                await self.pushes.new_message(sender, receiver["_id"], chat["_id"], msg)
+                await self.pushes.new_message(sender, receiver, chat["_id"], msg)
         if stored.receipt:  # receipts say "up to": the last message's says it for all
             await self._receipt(sender["_id"], stored.messages[-1])
         return views

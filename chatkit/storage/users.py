@@ -15,8 +15,9 @@ from chatkit.wire import now
 
 # Projections, named for what they serve.
 PEER_FIELDS: Query = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive": 1, "isBlocked": 1,
-                      "blockedUsers": 1}
-"""What the other side of a chat needs: name, picture, standing, and blocks both ways."""
+                      "blockedUsers": 1, "lang": 1}
+"""What the other side of a chat needs: name, picture, standing, blocks both ways, and the
+language their notifications are written in."""
 BLOCK_FIELDS: Query = {"blockedUsers": 1}
 DIRECTORY_FIELDS: Query = {"firstName": 1, "lastName": 1, "profilePicture": 1, "isActive": 1}
 """A user as the user directory (``/chats/users``) lists them."""

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from chatkit.domain.language import pick, push_image_body, push_title
 from chatkit.domain.push.text import cut
 from chatkit.storage.database import Storage
 from chatkit.storage.documents import MessageDoc, PushDoc, UserDoc
@@ -44,18 +45,19 @@ class PushOutbox:
         self.wake = wake or (lambda: None)
         self.image_url = image_url
 
-    async def new_message(self, sender: UserDoc, receiver_id: ObjectId, chat_id: ObjectId,
+    async def new_message(self, sender: UserDoc, receiver: UserDoc, chat_id: ObjectId,
                           message: MessageDoc) -> None:
+        """A push for ``receiver``, in their language (their stored ``lang``)."""
+        lang = pick(None, receiver.get("lang"))
         image = None
         if message["type"] == "image":
-            body = "image"
+            body = push_image_body(lang)
             url = self.image_url(message["content"])
             image = url if url.startswith(("https://", "http://")) else None
         else:
             body = cut(message["content"])
         await self.record(
-            receiver_id, chat_id,
-            title=f"New message from {sender.get('firstName') or 'someone'}",
+            receiver["_id"], chat_id, title=push_title(sender.get("firstName"), lang),
             body=body, image=image,
             data={"case": "chat", "info": str(chat_id)}, message_at=message["createdAt"],
         )
