@@ -774,3 +774,14 @@ async def test_an_event_named_star_is_refused_like_any_unknown_event(pair: Any, 
     await b.no_event("error")
     assert a.connected
     server_log.check("event named *")
+
+
+async def test_an_event_named_by_a_lone_surrogate_is_answered(pair: Any, server_log: LogWatch) -> None:
+    """Found by the fuzzing: a name like ``"\\ud800"`` (valid JSON, not valid UTF-8) was
+    quoted back in the refusal, which the packet encoder could not write, so the ack
+    never came. The refusal now goes out with the surrogate escaped."""
+    ann, bob, a, b = pair
+    ack = await a.emit_ack("\ud800", {"chatId": UNKNOWN_ID})
+    assert ack == {"success": False, "message": "Unknown event: \ud800"}
+    assert a.connected
+    server_log.check("event named by a lone surrogate")

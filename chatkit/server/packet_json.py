@@ -45,7 +45,13 @@ class PacketJson:
 
     @staticmethod
     def dumps(data: Any, **_: Any) -> str:
-        return orjson.dumps(data, default=_default, option=_OPTIONS).decode()
+        try:
+            return orjson.dumps(data, default=_default, option=_OPTIONS).decode()
+        except orjson.JSONEncodeError:
+            # A lone surrogate, which only a client sends (an escaped "\ud800" in an event
+            # name or payload) and which a refusal may quote back: orjson will not encode
+            # it, the standard library escapes it. Anything else unencodable fails there too.
+            return json.dumps(data, default=_default, separators=(",", ":"))
 
     @staticmethod
     def loads(text: str | bytes, **_: Any) -> Any:
