@@ -40,7 +40,7 @@ from chatkit.domain.push.report import PushReport
 from chatkit.domain.push.sender import PushSender
 from chatkit.domain.receipts import Receipts
 from chatkit.domain.sending import Sending
-from chatkit.domain.throttle import LoginThrottle
+from chatkit.domain.throttle import LoginThrottle, ThrottleStore
 from chatkit.domain.tokens import TokenCodec
 from chatkit.domain.typing import Typing
 from chatkit.settings import Settings
@@ -92,14 +92,27 @@ def mail_sender(settings: Settings, storage: Storage) -> MailSender:
     return MailSender(storage, transport)
 
 
-def rate_buckets(settings: Settings) -> BucketStore:
-    """Buckets in Redis, shared by every process, when ``CHATKIT_REDIS_URL`` is set; else
-    in this process's memory."""
+@dataclass(frozen=True)
+class SharedBuckets:
+    """Where the buckets of limits per user or address live (``domain.limits``, the login
+    throttles of ``domain.throttle``): one Redis, shared by every process, when
+    ``CHATKIT_REDIS_URL`` is set (a None throttle store: this process's memory)."""
+
+    limits: BucketStore
+    logins: ThrottleStore | None = None
+    bare_codes: ThrottleStore | None = None
+
+
+def shared_buckets(settings: Settings) -> SharedBuckets:
     if settings.redis_url is None:
-        return MemoryBuckets()
+        return SharedBuckets(MemoryBuckets())
     from chatkit.storage import redis_limits  # redis-py only when a deployment uses Redis
 
-    return redis_limits.RedisBuckets(redis_limits.connect(settings.redis_url), f"chatkit:{settings.db_name}:rate")
+    client = redis_limits.connect(settings.redis_url)  # closed with the rate limits
+    prefix = settings.redis_prefix
+    return SharedBuckets(redis_limits.RedisBuckets(client, f"{prefix}:rate"),
+                         redis_limits.RedisThrottle(client, f"{prefix}:login"),
+                         redis_limits.RedisThrottle(client, f"{prefix}:bare-code"))
 
 
 def presence_sharing(settings: Settings, presence: Presence,
@@ -121,10 +134,11 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier, *,
     """``local``: a server's notifier for the sockets of this process only (presence is
     announced by each process to its own sockets); it makes presence shared when
     ``CHATKIT_REDIS_URL`` is set."""
+    buckets = shared_buckets(settings)
     codec = TokenCodec(settings.resolved_jwt_secret, timedelta(days=settings.jwt_lifetime_days))
     accounts = Accounts(storage, codec, bcrypt_rounds=settings.bcrypt_rounds,
                         open_registration=settings.open_registration,
-                        throttle=LoginThrottle(retry_seconds=settings.login_retry_seconds),
+                        throttle=LoginThrottle(retry_seconds=settings.login_retry_seconds, store=buckets.logins),
                         verify_email=settings.verification_required)
     urls = MediaUrls(settings.resolved_jwt_secret, settings.media_url_days * 86400, settings.public_url)
     presence = Presence(settings.presence)
@@ -139,7 +153,7 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier, *,
     profiles = Profiles(storage, urls)
     mails = mail_sender(settings, storage)
     codes = OneTimeCodes(storage, settings.resolved_jwt_secret, lifetime=settings.code_lifetime,
-                         per_hour=settings.codes_per_hour)
+                         per_hour=settings.codes_per_hour, bare_store=buckets.bare_codes)
     email_access = EmailAccess(storage, accounts, codes, profiles,
                                MailOutbox(storage, mails.wake) if mails.enabled else None,
                                required=settings.verification_required)
@@ -166,5 +180,5 @@ def build_services(settings: Settings, storage: Storage, notifier: Notifier, *,
         email_access=email_access,
         mail_sender=mails,
         mail_report=MailReport(storage),
-        limits=RateLimits.from_settings(settings, rate_buckets(settings)),
+        limits=RateLimits.from_settings(settings, buckets.limits),
     )

@@ -77,6 +77,8 @@ class Settings:
     rate_registrations: str = "10/min burst 30"  # POST register per client address
     rate_uploads: str = "30/min burst 20"  # image uploads (chat images, profile pictures) per user
     rate_typing: str = "20/s burst 40"  # typing and stop-typing per socket
+    # other writes: per user on REST, per socket on Socket.IO (an app may ack every message it gets)
+    rate_actions: str = "50/s burst 500"
 
     @classmethod
     def load(
@@ -215,7 +217,7 @@ def _create_secret_file(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-RATE_SETTINGS: Final = ("rate_messages", "rate_registrations", "rate_uploads", "rate_typing")
+RATE_SETTINGS: Final = ("rate_messages", "rate_registrations", "rate_uploads", "rate_typing", "rate_actions")
 _RATE = re.compile(r"(\d+(?:\.\d+)?)\s*/\s*([a-z]+)(?:\s+burst\s+(\d+))?")
 _RATE_UNITS: Final = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 RATE_MAX: Final = 1_000_000  # per unit and per burst: past this a limit limits nothing

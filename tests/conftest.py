@@ -142,7 +142,7 @@ def admin(server: RunningServer, settings: Settings, tmp_path: Path):
 def admin_cli(settings: Settings):
     """Run ``chatkit admin ...`` in-process against this test's database, never asserting.
 
-    Returns an async function ``run(*args, input=None) -> typer.testing.Result`` so a
+    Returns an async function ``run(*args, input=None, env=None) -> typer.testing.Result`` so a
     test can check failures (exit code, the one line on stderr) and feed a password on
     standard input. The command runs in a worker thread (it calls ``asyncio.run``
     itself) while the test's server keeps serving on the main loop; no server needed.
@@ -151,10 +151,10 @@ def admin_cli(settings: Settings):
     base = ["admin", "--mongo-url", settings.mongo_url or "", "--db-name", settings.db_name,
             "--data-dir", str(settings.data_dir)]
 
-    async def run(*args: str, input: str | None = None):
+    async def run(*args: str, input: str | None = None, env: dict[str, str] | None = None):
         return await asyncio.to_thread(
             runner.invoke, cli_app, [*base, *args], input=input,
-            env={"CHATKIT_BCRYPT_ROUNDS": "4"}, catch_exceptions=True,
+            env={"CHATKIT_BCRYPT_ROUNDS": "4", **(env or {})}, catch_exceptions=True,
         )
 
     return run

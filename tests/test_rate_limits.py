@@ -28,6 +28,7 @@ from tests.helpers.constants import AUTH
 from tests.helpers.failures import assert_error, is_failed_ack
 from tests.helpers.images import png
 from tests.helpers.realtime import Pair, Peer, PeerPool
+from tests.helpers.rest import block, clear
 from tests.helpers.waiting import wait_until
 
 UPLOAD = "/api/v1/chats"
@@ -156,6 +157,35 @@ async def test_a_typing_flood_is_refused_without_affecting_anyone_else(pair: Pai
     await b.next("message", match=lambda m: m["content"] == "still here")
 
 
+@pytest.mark.parametrize("settings", [{"rate_actions": f"{SLOW} burst 2"}], indirect=True)
+async def test_every_other_write_over_the_limit_is_refused(api: httpx.AsyncClient, pair: Pair, db: Any) -> None:
+    ann, bob, a, b = pair
+    chat_id = await pair.start_chat()
+    message_id = (await b.send("hello", chat_id=chat_id))["_id"]
+    assert (await block(api, ann, bob.id)).status_code == 200
+    assert (await block(api, ann, bob.id, "unblock")).status_code == 200
+    # Ann's two are used: each kind of write is refused now, over REST...
+    refused_reply(await block(api, ann, bob.id))
+    refused_reply(await block(api, ann, bob.id, "unblock"))
+    refused_reply(await clear(api, ann, chat_id))
+    refused_reply(await api.patch(AUTH + "/change-password", headers=ann.headers,
+                                  json={"currentPassword": ann.password, "newPassword": "a new password"}))
+    refused_reply(await api.patch(AUTH + "/me", headers=ann.headers, json={"firstName": "Annie"}))
+    # ...and none of it happened.
+    me = await api.get(AUTH + "/me", headers=ann.headers)  # her token still works: the password stands
+    assert me.status_code == 200 and me.json()["data"]["firstName"] == "Ann", me.text
+    bobs = await api.patch(AUTH + "/me", headers=bob.headers, json={"firstName": "Robert"})
+    assert bobs.status_code == 200, bobs.text  # Bob's writes are his own
+    # On Socket.IO the limit is the socket's: two events, then a failed ack and an error.
+    assert (await a.emit_ack("join-chat", {"chatId": chat_id}))["success"] is True
+    assert (await a.emit_ack("leave-chat", {"chatId": chat_id}))["success"] is True
+    for event, payload in (("join-chat", {"chatId": chat_id}), ("leave-chat", {"chatId": chat_id}),
+                           ("message-delivered", {"messageId": message_id})):
+        refused(await a.emit_ack(event, payload))
+        await error_event(a)
+    assert (await b.emit_ack("join-chat", {"chatId": chat_id}))["success"] is True  # Bob's socket is its own
+
+
 # --- one limit across processes, through Redis ----------------------------------------------
 
 
@@ -210,3 +240,50 @@ async def test_a_limit_is_shared_by_two_servers_on_one_redis(settings: Settings,
             await pool2.close()
         stored = await one.services.storage.db.messages.find({}).to_list(None)
         assert sorted(m["content"] for m in stored) == ["one", "two"]
+
+
+async def test_failed_logins_count_on_both_servers_and_unlock_lifts_them_on_both(
+        settings: Settings, redis_url: str, admin_cli: Any) -> None:
+    shared = dataclasses.replace(settings, redis_url=redis_url, login_retry_seconds=3600)  # nothing drains
+
+    async def login(api: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+        return await api.post(AUTH + "/login", json={"email": email, "password": password})
+
+    async with two_servers(shared) as (one, two), \
+            httpx.AsyncClient(base_url=one.url, timeout=10) as api1, \
+            httpx.AsyncClient(base_url=two.url, timeout=10) as api2:
+        ann, bob = await register(api1, "Ann"), await register(api1, "Bob")
+        # Guesses sent at once, half to each server, get the burst of five between them.
+        replies = await asyncio.gather(*(login((api1, api2)[i % 2], ann.email, f"guess-{i:02d}")
+                                         for i in range(20)))
+        assert sorted(r.status_code for r in replies) == [401] * 5 + [429] * 15
+        # On either server, even the right password is refused now (it is not even checked).
+        for api in (api1, api2):
+            r = await login(api, ann.email, ann.password)
+            message = assert_error(r, 429)
+            assert message.startswith("Too many failed logins") and int(r.headers["Retry-After"]) >= 1, message
+        assert (await login(api2, bob.email, bob.password)).status_code == 200  # Bob's account is his own
+
+        result = await admin_cli("users", "unlock", ann.email, env={"CHATKIT_REDIS_URL": redis_url})
+        assert result.exit_code == 0, result.output
+        # Lifted for both at once: the command emptied the buckets both servers use.
+        for api in (api2, api1):
+            r = await login(api, ann.email, ann.password)
+            assert r.status_code == 200, r.text
+
+
+async def test_with_redis_gone_each_server_still_throttles_logins(settings: Settings, tmp_path: Path) -> None:
+    local = redis_server.start(tmp_path / "redis")
+    try:
+        shared = dataclasses.replace(settings, redis_url=local.url, login_retry_seconds=3600)
+        async with two_servers(shared) as (one, _), httpx.AsyncClient(base_url=one.url, timeout=10) as api:
+            ann = await register(api, "Ann")
+            local.stop()
+            # The shared buckets cannot be reached: the server counts in its own memory.
+            statuses = [(await api.post(AUTH + "/login", json={"email": ann.email, "password": "guess1234"}))
+                        .status_code for _ in range(6)]
+            assert statuses == [401] * 5 + [429], statuses
+            r = await api.post(AUTH + "/login", json={"email": ann.email, "password": ann.password})
+            assert_error(r, 429)
+    finally:
+        local.stop()

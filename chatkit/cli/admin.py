@@ -276,7 +276,7 @@ def users_unlock(ctx: typer.Context, users: list[str] = USERS) -> None:
     async def action(s: Services) -> list[UserDoc]:
         found = await find_users(s, users)
         for user in found:
-            await unlock_logins_everywhere(s.storage, user["email"])
+            await unlock_logins_everywhere(s.accounts, user["email"])
             audit(s.settings, "users unlock", user["email"])
         return found
 

@@ -136,7 +136,11 @@ async def _run(settings: Settings, url: str, action: Callable[[Services], Awaita
             note(f"database {settings.db_name!r} is new: creating it")
         with operator_trail(settings):  # audit lines to <data-dir>/audit.log, as the operator's
             await storage.ensure_indexes()
-            return await action(build_services(settings, storage, RelayNotifier(storage)))
+            services = build_services(settings, storage, RelayNotifier(storage))
+            try:
+                return await action(services)
+            finally:
+                await services.limits.close()  # the Redis client of the limits, if any
     finally:
         await storage.close()
 

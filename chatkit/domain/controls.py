@@ -13,16 +13,19 @@ emitted to sockets.
 from __future__ import annotations
 
 from chatkit.domain.accounts import Accounts
-from chatkit.storage.database import Storage
 from chatkit.storage.documents import RelayDoc
 
 PREFIX = "chatkit:"
 UNLOCK_LOGINS = PREFIX + "unlock-logins"
 
 
-async def unlock_logins_everywhere(storage: Storage, email: str) -> None:
-    """Ask every running server to forget the failed logins recorded for ``email``."""
-    await storage.relays.insert(None, UNLOCK_LOGINS, {"email": email.strip().lower()})
+async def unlock_logins_everywhere(accounts: Accounts, email: str) -> None:
+    """Forget the failed logins recorded for ``email`` everywhere: in the throttle shared
+    through Redis when there is one (at once, for every process), and through a relay in
+    each running server's memory (all of it without Redis; with it, what an outage of
+    Redis left there)."""
+    await accounts.unlock_logins(email)
+    await accounts.storage.relays.insert(None, UNLOCK_LOGINS, {"email": email.strip().lower()})
 
 
 async def apply_control(relay: RelayDoc, accounts: Accounts) -> bool:

@@ -13,6 +13,9 @@ The limits (settings ``CHATKIT_RATE_*``, defaults far above what a person does):
 - ``uploads``: image uploads per user (chat images, profile pictures): checked before
   the upload is read, so a refused one is neither spooled nor decoded.
 - ``typing``: ``typing`` and ``stop-typing`` per socket.
+- ``actions``: every other write. Per user over REST (block and unblock, clearing a
+  chat, changing the password, editing the profile), shared like the limits above; per
+  socket on Socket.IO (``join-chat``, ``leave-chat``, ``message-delivered``), in memory.
 - Logins per address are the login throttle's (``chatkit.domain.throttle``,
   ``CHATKIT_LOGIN_RETRY_SECONDS``); mailed codes per address are ``CHATKIT_CODES_PER_HOUR``.
 
@@ -90,11 +93,13 @@ class RateLimits:
     """The checks the transports make before a write; each raises ``TooManyRequests``."""
 
     def __init__(self, *, messages: Rate | None, registrations: Rate | None, uploads: Rate | None,
-                 typing: Rate | None, shared: BucketStore, local: MemoryBuckets | None = None) -> None:
+                 typing: Rate | None, shared: BucketStore, local: MemoryBuckets | None = None,
+                 actions: Rate | None = None) -> None:
         self._messages = messages
         self._registrations = registrations
         self._uploads = uploads
         self._typing = typing
+        self._actions = actions
         self._shared = shared
         self._local = local if local is not None else MemoryBuckets()
         self._warned_at = float("-inf")
@@ -104,6 +109,7 @@ class RateLimits:
         return cls(messages=rate_setting(settings, "messages"),
                    registrations=rate_setting(settings, "registrations"),
                    uploads=rate_setting(settings, "uploads"), typing=rate_setting(settings, "typing"),
+                   actions=rate_setting(settings, "actions"),
                    shared=shared if shared is not None else MemoryBuckets())
 
     async def message(self, user_id: ObjectId) -> None:
@@ -115,10 +121,21 @@ class RateLimits:
     async def upload(self, user_id: ObjectId) -> None:
         await self._take("uploads", str(user_id), self._uploads)
 
+    async def action(self, user_id: ObjectId) -> None:
+        """A write over REST other than a message, a registration or an upload."""
+        await self._take("actions", str(user_id), self._actions)
+
     def typing(self, sid: str) -> None:
         """Per socket, so always in this process's memory (no round trip per keystroke)."""
-        if self._typing is not None:
-            wait = self._local.take_now(f"typing:{sid}", self._typing)
+        self._take_local("typing", sid, self._typing)
+
+    def socket_action(self, sid: str) -> None:
+        """A socket event other than a message or typing; per socket, like :meth:`typing`."""
+        self._take_local("actions", sid, self._actions)
+
+    def _take_local(self, name: str, sid: str, rate: Rate | None) -> None:
+        if rate is not None:
+            wait = self._local.take_now(f"{name}:{sid}", rate)
             if wait > 0:
                 raise rate_limited(wait)
 

@@ -143,8 +143,9 @@ async def verify_otp(request: web.Request) -> web.Response:
 @routes.patch(Rest.CHANGE_PASSWORD)
 async def change_password(request: web.Request) -> web.Response:
     ctx = await authenticated(request)
-    body = await read_json(request, CHANGE_PASSWORD)
     services = request.app[SERVICES]
+    await services.limits.action(ctx.user_id)  # before the body is read or a password hashed
+    body = await read_json(request, CHANGE_PASSWORD)
     user, issued = await services.accounts.change_password(ctx, body.get("currentPassword"), body["newPassword"])
     return reply(_with_token(services, user, issued), message=say(request, Sentence.PASSWORD_SET))
 
@@ -166,6 +167,7 @@ async def me(request: web.Request) -> web.Response:
 async def update_me(request: web.Request) -> web.Response:
     ctx = await authenticated(request)
     services = request.app[SERVICES]
+    await services.limits.action(ctx.user_id)
     if request.content_type.startswith("multipart/"):  # a picture may come: an upload
         await services.limits.upload(ctx.user_id)
     body, picture = await _body_and_picture(request, PROFILE)

@@ -88,6 +88,7 @@ async def list_messages(request: web.Request) -> web.Response:
 @routes.patch(Rest.CLEAR_CHAT)
 async def clear_chat(request: web.Request) -> web.Response:
     ctx = await authenticated(request)
+    await request.app[SERVICES].limits.action(ctx.user_id)
     chat_id = parse_id(request.match_info["id"], "chat id")
     outcome = await request.app[SERVICES].clearing.clear_chat(ctx.user_id, chat_id)
     return reply({"deleted": outcome == "deleted"}, message=Sentence.CHAT_CLEARED)
@@ -105,6 +106,7 @@ async def unblock(request: web.Request) -> web.Response:
 
 async def _set_block(request: web.Request, blocked: bool) -> web.Response:
     ctx = await authenticated(request)
+    await request.app[SERVICES].limits.action(ctx.user_id)
     other_id = parse_id(request.match_info["id"], "user id")
     flags = await request.app[SERVICES].blocks.set_block(ctx.user_id, other_id, blocked)
     return reply(flags, message=Sentence.USER_BLOCKED if blocked else Sentence.USER_UNBLOCKED)

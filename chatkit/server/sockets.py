@@ -358,10 +358,13 @@ class SocketGateway:
         await self.services.typing.typing(ctx.user, parse_id(p["chatId"], "chatId"), stopped=True)
 
     async def _join_chat(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        self.services.limits.socket_action(sid)
         await self.services.receipts.join_chat(ctx.user_id, sid, parse_id(p["chatId"], "chatId"))
 
     async def _leave_chat(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        self.services.limits.socket_action(sid)
         self.services.receipts.leave_chat(sid, parse_id(p["chatId"], "chatId"))
 
     async def _message_delivered(self, ctx: AuthContext, sid: str, p: dict[str, Any]) -> None:
+        self.services.limits.socket_action(sid)
         await self.services.receipts.mark_delivered(ctx.user_id, parse_id(p["messageId"], "messageId"))
