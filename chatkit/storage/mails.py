@@ -8,47 +8,32 @@ one-time code, and the record (address, subject, status, reason) is what operato
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Final
 
-from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from chatkit.storage.documents import MailDoc, Query
+from chatkit.storage.leases import QUEUED as QUEUED
+from chatkit.storage.leases import SENDING as SENDING
+from chatkit.storage.leases import LeasedQueue
 
-QUEUED: Final = "queued"  # waiting for a sender (first try, or a retry after ``dueAt``)
-SENDING: Final = "sending"  # claimed by a sender until ``dueAt`` (the lease)
 SENT: Final = "sent"  # the SMTP server accepted it
 FAILED: Final = "failed"  # given up; ``reason`` says why
 STATUSES: Final = (QUEUED, SENDING, SENT, FAILED)
 ERASED: Final = ""  # what the bodies become once a mail is settled
 
 
-class MailStore:
+class MailStore(LeasedQueue[MailDoc]):
     INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("status", ASCENDING), ("dueAt", ASCENDING)], name="due"),
         IndexModel([("status", ASCENDING), ("createdAt", DESCENDING)], name="by_status"),
         IndexModel([("createdAt", DESCENDING)], name="newest"),
     ]
 
-    def __init__(self, collection: AsyncCollection[MailDoc]) -> None:
-        self.col = collection
-
     async def insert(self, doc: MailDoc) -> MailDoc:
         result = await self.col.insert_one(doc)
         doc["_id"] = result.inserted_id
         return doc
-
-    async def claim(self, at: datetime, lease_until: datetime) -> MailDoc | None:
-        """Take the most overdue mail (queued, or a claim whose lease lapsed), atomically."""
-        return await self.col.find_one_and_update(
-            {"status": {"$in": [QUEUED, SENDING]}, "dueAt": {"$lte": at}},
-            {"$set": {"status": SENDING, "claim": ObjectId(), "dueAt": lease_until, "lastAttemptAt": at,
-                      "updatedAt": at},
-             "$inc": {"attempts": 1}},
-            sort=[("dueAt", ASCENDING)], return_document=ReturnDocument.AFTER,
-        )
 
     async def settle(self, mail: MailDoc, fields: Query) -> bool:
         """Record an attempt's outcome, if this attempt still holds the claim; a final
@@ -58,13 +43,6 @@ class MailStore:
         result = await self.col.update_one({"_id": mail["_id"], "claim": mail["claim"], "status": SENDING},
                                            {"$set": fields})
         return result.matched_count > 0
-
-    async def release(self, mail: MailDoc, at: datetime) -> None:
-        """Give a claimed mail back to the queue at once (the sender is stopping)."""
-        await self.col.update_one(
-            {"_id": mail["_id"], "claim": mail["claim"], "status": SENDING},
-            {"$set": {"status": QUEUED, "dueAt": at, "updatedAt": at}},
-        )
 
     async def listing(self, statuses: list[str] | None, limit: int) -> tuple[list[MailDoc], int]:
         """Newest first, with how many match in all; never the bodies."""

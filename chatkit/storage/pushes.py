@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from chatkit.storage.documents import PushDoc, Query
+from chatkit.storage.leases import QUEUED as QUEUED
+from chatkit.storage.leases import SENDING as SENDING
+from chatkit.storage.leases import LeasedQueue
 
-QUEUED: Final = "queued"  # waiting for a sender (first try, or a retry after ``dueAt``)
-SENDING: Final = "sending"  # claimed by a sender until ``dueAt`` (the lease)
 SENT: Final = "sent"  # at least one device got it
 FAILED: Final = "failed"  # given up; ``reason`` says why
 RECORDED: Final = "recorded"  # no Firebase configured: kept as a record, never sent
@@ -26,7 +26,7 @@ LEGACY_RECORDED: Final = "outbox"  # what chatkit wrote before it could send
 STATUSES: Final = (QUEUED, SENDING, SENT, FAILED, RECORDED)
 
 
-class PushStore:
+class PushStore(LeasedQueue[PushDoc]):
     INDEXES: ClassVar[list[IndexModel]] = [
         IndexModel([("status", ASCENDING), ("createdAt", ASCENDING)], name="by_status"),
         IndexModel([("userId", ASCENDING), ("createdAt", DESCENDING)], name="by_user"),
@@ -36,9 +36,6 @@ class PushStore:
         IndexModel([("userId", ASCENDING), ("chatId", ASCENDING)], unique=True, name="one_fresh_per_chat",
                    partialFilterExpression={"status": QUEUED, "attempts": 0}),
     ]
-
-    def __init__(self, collection: AsyncCollection[PushDoc]) -> None:
-        self.col = collection
 
     async def insert(self, doc: PushDoc) -> PushDoc:
         """Raises ``DuplicateKeyError`` if a fresh queued push of the same chat appeared meanwhile."""
@@ -72,16 +69,6 @@ class PushStore:
         )
         return doc.get("lastAttemptAt") if doc else None
 
-    async def claim(self, at: datetime, lease_until: datetime) -> PushDoc | None:
-        """Take the most overdue push (queued, or a claim whose lease lapsed), atomically."""
-        return await self.col.find_one_and_update(
-            {"status": {"$in": [QUEUED, SENDING]}, "dueAt": {"$lte": at}},
-            {"$set": {"status": SENDING, "claim": ObjectId(), "dueAt": lease_until, "lastAttemptAt": at,
-                      "updatedAt": at},
-             "$inc": {"attempts": 1}},
-            sort=[("dueAt", ASCENDING)], return_document=ReturnDocument.AFTER,
-        )
-
     async def settle(self, push: PushDoc, fields: Query, counts: dict[str, int]) -> bool:
         """Record an attempt's outcome, if this attempt still holds the claim."""
         update: dict[str, Any] = {"$set": fields}
@@ -89,13 +76,6 @@ class PushStore:
             update["$inc"] = counts
         result = await self.col.update_one({"_id": push["_id"], "claim": push["claim"], "status": SENDING}, update)
         return result.matched_count > 0
-
-    async def release(self, push: PushDoc, at: datetime) -> None:
-        """Give a claimed push back to the queue at once (the sender is stopping)."""
-        await self.col.update_one(
-            {"_id": push["_id"], "claim": push["claim"], "status": SENDING},
-            {"$set": {"status": QUEUED, "dueAt": at, "updatedAt": at}},
-        )
 
     async def listing(self, user_id: ObjectId | None, statuses: list[str] | None,
                       limit: int) -> tuple[list[PushDoc], int]:
