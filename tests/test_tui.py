@@ -251,6 +251,22 @@ async def test_older_messages_are_paged_in_on_demand(server: RunningServer, peop
         assert log_lines(app)[1].endswith("\nm00")  # under the day separator, the oldest
 
 
+async def test_every_chat_is_listed_a_page_at_a_time(server: RunningServer, people: People, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chatkit.tui.app.CHATS", 2)  # pages of 2, so 5 chats take 3 pages
+    ann = await people.register("Ann", "Lee")
+    for n in range(5):
+        friend = await people.register(f"Friend{n}", "Lee")
+        await friend.client.send(f"hello from {n}", to=ann.id)
+    store = tmp_path / "profiles.json"
+    remembered(server.url, store, ann, await second_session(server.url, ann))
+    app = tui(server.url, store)
+    async with app.run_test(size=SIZE) as pilot:
+        listed = await shows(pilot, lambda: app.main is not None and len(rows(app)) == 5 and rows(app),
+                             "all five chats")
+        assert ["Friend4" in row for row in listed] == [True, False, False, False, False]  # newest first
+
+
 async def _all_messages(person: Person, chat_id: str) -> list[Any]:
     return [m async for m in person.client.messages(chat_id)]
 

@@ -40,7 +40,8 @@ from chatkit.tui.state import AppState
 log = logging.getLogger("chatkit.tui")
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"  # the same default as ``chatkit smoke``
-CHATS = 100  # chats listed at start
+CHATS = 100  # chats per page of the listing at start
+CHAT_PAGES = 20  # pages listed at most (2,000 chats); the server's search finds the rest
 
 ClientFactory = Callable[[str, str | None], ChatClient]
 
@@ -120,7 +121,7 @@ class ChatkitApp(App[None]):
             if client.token is not None:
                 self.store.remember(Profile(server, user.email, user.full_name, client.token))
             await client.connect()
-            chats.state.load_chats(await client.chats(limit=CHATS, messages=1))
+            await _load_chats(client, chats.state)
         except ChatkitError as exc:
             await _close(client)
             self.chats = None
@@ -245,6 +246,15 @@ class ChatkitApp(App[None]):
         yield SystemCommand("Toggle bell", "Ring on new messages in other chats (Ctrl+B)", self.action_toggle_bell)
         yield SystemCommand("Help", "Keys and commands (F1)", self.action_help)
         yield SystemCommand("Log out", "End this session and forget it", self.action_logout)
+
+
+async def _load_chats(client: ChatClient, state: AppState) -> None:
+    """Every chat, newest activity first, a page at a time (up to ``CHAT_PAGES``)."""
+    page = await client.chats(limit=CHATS, messages=1)
+    state.load_chats(page)
+    while page.has_next and page.page < CHAT_PAGES:
+        page = await client.chats(page=page.page + 1, limit=CHATS, messages=1)
+        state.load_chats(page)
 
 
 def run(server: str | None, email: str | None, *, bell: bool = True) -> None:
