@@ -88,10 +88,14 @@ class LiveAdmin:
             if not self.services.presence.is_online(str(change.user_id)):
                 return
             reason = standing_problem(change.user)
-            if reason is None and change.password_changed:
-                reason = Sentence.PASSWORD_CHANGED
             if reason is not None:
                 await self.gateway.disconnect_user(str(change.user_id), reason)
+            elif change.password_changed and change.user is not None:
+                # Only sockets authenticated before the change: one the app opened with
+                # the new password's session (it may connect before this event arrives)
+                # stays.
+                await self.gateway.disconnect_user(str(change.user_id), Sentence.PASSWORD_CHANGED,
+                                                   unless_changed_at=change.user.get("passwordChangedAt"))
 
     async def _relay(self, relay: RelayDoc) -> None:
         """An event another process (the admin CLI) wrote for this server's sockets, or an

@@ -191,8 +191,14 @@ class SocketGateway:
 
     # --- operator actions (see live_admin) ----------------------------------------
 
-    async def disconnect_user(self, user_id: str, reason: str) -> None:
-        for sid in self.services.presence.sids_of(user_id):
+    async def disconnect_user(self, user_id: str, reason: str, *, unless_changed_at: Any = None) -> None:
+        """Hang up on the user's sockets here; with ``unless_changed_at``, not on those
+        authenticated when the password was already the one changed at that time."""
+        for sid in list(self.services.presence.sids_of(user_id)):
+            ctx = self.connections.get(sid)
+            if (unless_changed_at is not None and ctx is not None
+                    and ctx.user.get("passwordChangedAt") == unless_changed_at):
+                continue
             await self.kick(sid, reason)
 
     async def disconnect_session(self, session_id: Any, reason: str) -> None:
