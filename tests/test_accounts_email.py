@@ -7,6 +7,7 @@ setting a password after it, and the limits that keep a 6-digit code from being 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import pytest
@@ -44,13 +45,16 @@ def _wrong(code: str) -> str:
 
 
 @mailing
-async def test_register_mails_a_code_and_verify_account_gives_the_token(api, mailbox):
+async def test_register_mails_a_code_and_verify_account_gives_the_token(api, mailbox, caplog):
     email = _email()
-    r = await _register(api, email)
+    with caplog.at_level(logging.INFO, logger="chatkit.audit"):
+        r = await _register(api, email)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["success"] is True and body["message"] == SENT
     assert body["data"]["email"] == email and "token" not in body["data"] and "password" not in body["data"]
+    audit = [rec.getMessage() for rec in caplog.records if rec.name == "chatkit.audit"]
+    assert any(f"user:{body['data']['_id']} register " in line and email in line for line in audit), audit
 
     [mail] = await mailbox.wait_for(email)
     assert mail.to == [email]

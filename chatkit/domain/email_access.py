@@ -21,6 +21,7 @@ from typing import Final
 
 from bson import ObjectId
 
+from chatkit.domain import audit
 from chatkit.domain.accounts import EMAIL_MAX, Accounts, Unverified, clean_name, normalise_email, standing_problem
 from chatkit.domain.codes import OneTimeCodes
 from chatkit.domain.errors import BadRequest, Conflict, Forbidden, Unavailable
@@ -72,6 +73,7 @@ class EmailAccess:
         if picture is not None:
             user = await self.profiles.update(user, picture=picture)
         await self.mail_code(user, VERIFY, lang)
+        audit.record("register", user["_id"], email=user["email"], verified=False)
         return user
 
     async def login(self, email: str, password: str, notification_token: str | None, *, client: str | None,
