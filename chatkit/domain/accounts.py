@@ -79,6 +79,14 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def lookup_email(email: str) -> str:
+    """An address as typed to find an account (login, a code): only its length is
+    checked, since a malformed address simply matches nobody."""
+    if len(email) > EMAIL_MAX:
+        raise BadRequest(f"email must be at most {EMAIL_MAX} characters")
+    return email.strip().lower()
+
+
 def clean_name(value: str, field: str) -> str:
     """A name as others will see it: NFC, without bidi controls, with something visible.
 
@@ -151,11 +159,9 @@ class Accounts:
         push_token = _check_push_token(notification_token)
         # Only lengths are checked here: a malformed address simply matches nobody, and
         # passwords set by the original backend are not held to today's rules.
-        if len(email) > EMAIL_MAX:
-            raise BadRequest(f"email must be at most {EMAIL_MAX} characters")
+        address = lookup_email(email)
         if len(password) > LOGIN_PASSWORD_MAX:
             raise BadRequest(f"password must be at most {LOGIN_PASSWORD_MAX} characters")
-        address = email.strip().lower()
         await self.throttle.admit(address, client)  # before the password: a refused guess learns nothing
         try:
             user = await self.storage.users.by_email(address)
@@ -258,11 +264,13 @@ class Accounts:
         audit.record("change-password", ctx.user_id)
         return user, issued
 
-    async def sign_in(self, user: UserDoc, notification_token: str | None = None) -> IssuedToken:
-        """Open a session for a user who proved who they are another way (an emailed code)."""
+    async def sign_in(self, user: UserDoc, notification_token: str | None = None, *,
+                      password_reset_until: datetime | None = None) -> IssuedToken:
+        """Open a session for a user who proved who they are another way (an emailed code);
+        ``password_reset_until``: it may set a new password without the old one until then."""
         push_token = _check_push_token(notification_token)
         self._check_standing(user)
-        issued = await self._open_session(user, push_token)
+        issued = await self._open_session(user, push_token, password_reset_until)
         audit.record("login", user["_id"], method="code")
         return issued
 
@@ -342,9 +350,11 @@ class Accounts:
             raise Unauthorized(problem or Sentence.ACCOUNT_NOT_FOUND)
         return user
 
-    async def _open_session(self, user: UserDoc, push_token: str | None) -> IssuedToken:
+    async def _open_session(self, user: UserDoc, push_token: str | None,
+                            password_reset_until: datetime | None = None) -> IssuedToken:
         issued = self.codec.issue(str(user["_id"]))
-        await self.storage.sessions.create(user["_id"], issued.hash, issued.expires_at, push_token)
+        await self.storage.sessions.create(user["_id"], issued.hash, issued.expires_at, push_token,
+                                           password_reset_until=password_reset_until)
         return issued
 
     async def _set_password(self, user_id: ObjectId, password: str, field: str) -> UserDoc:

@@ -22,7 +22,7 @@ from typing import Final
 from bson import ObjectId
 
 from chatkit.domain import audit
-from chatkit.domain.accounts import EMAIL_MAX, Accounts, Unverified, clean_name, normalise_email, standing_problem
+from chatkit.domain.accounts import Accounts, Unverified, clean_name, lookup_email, normalise_email, standing_problem
 from chatkit.domain.codes import OneTimeCodes
 from chatkit.domain.errors import BadRequest, Conflict, Forbidden, Unavailable
 from chatkit.domain.images import CleanImage
@@ -86,7 +86,7 @@ class EmailAccess:
         return SignIn(user, issued)
 
     async def verify_account(self, email: str, code: str, notification_token: str | None) -> SignIn:
-        doc = await self.codes.redeem(_address(email), VERIFY, code)
+        doc = await self.codes.redeem(lookup_email(email), VERIFY, code)
         user = await self._verified(doc.get("userId"))
         return SignIn(user, await self.accounts.sign_in(user, notification_token))
 
@@ -105,12 +105,11 @@ class EmailAccess:
                          client: str | None) -> SignIn:
         """A session from a sign-in code, allowed to set a new password for ``RESET_WINDOW``."""
         if email is not None:
-            doc = await self.codes.redeem(_address(email), SIGN_IN, code)
+            doc = await self.codes.redeem(lookup_email(email), SIGN_IN, code)
         else:
             doc = await self.codes.redeem_bare(SIGN_IN, code, client)
         user = await self._verified(doc.get("userId"))  # the code proves the address too
-        issued = await self.accounts.sign_in(user, notification_token)
-        await self.storage.sessions.allow_password_reset(issued.hash, now() + RESET_WINDOW)
+        issued = await self.accounts.sign_in(user, notification_token, password_reset_until=now() + RESET_WINDOW)
         return SignIn(user, issued)
 
     async def mark_verified(self, user: UserDoc) -> UserDoc:
@@ -137,13 +136,6 @@ class EmailAccess:
         if user.get("isVerified") is False:
             user = await self.storage.users.update(user["_id"], {"isVerified": True}) or user
         return user
-
-
-def _address(email: str) -> str:
-    """An address as codes are filed under it; a malformed one simply matches no code."""
-    if len(email) > EMAIL_MAX:
-        raise BadRequest(f"email must be at most {EMAIL_MAX} characters")
-    return email.strip().lower()
 
 
 def _stand_in(first_name: str, last_name: str, address: str, lang: str) -> UserDoc:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, quote
 
 from aiohttp import web
 
-from chatkit.server.http import SOCKET_IO_PATH, USER_KEY, Handler
+from chatkit.server.http import AUTH_KEY, SOCKET_IO_PATH, Handler
 
 log = logging.getLogger("chatkit.access")
 
@@ -70,7 +70,8 @@ def _log(request: web.Request, status: int, ms: float) -> None:
     level = logging.DEBUG if request.path.startswith(SOCKET_IO_PATH) else logging.INFO
     if not log.isEnabledFor(level):
         return
-    user = request.get(USER_KEY)
+    ctx = request.get(AUTH_KEY)
+    user = str(ctx.user_id) if ctx is not None else None
     target = _target(request)
     fields: dict[str, Any] = {"method": request.method, "path": target, "status": status,
                               "durationMs": round(ms, 1), "userId": user, "remote": request.remote}

@@ -23,9 +23,8 @@ log = logging.getLogger(__name__)
 
 JSON_BODY_MAX = 2 * 1024 * 1024
 SOCKET_IO_PATH = "/socket.io/"
-AUTH_KEY = web.RequestKey("chatkit_auth", AuthContext)  # the caller, once authenticated (for its lang)
+AUTH_KEY = web.RequestKey("chatkit_auth", AuthContext)  # the caller, once authenticated (lang, access log)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-USER_KEY = web.RequestKey("chatkit_user_id", str)  # who the request authenticated as, for the access log
 
 
 def reply(data: dict[str, Any] | list[Any] | None = None, *, status: int = 200, **fields: Any) -> web.Response:
@@ -152,6 +151,5 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 async def authenticated(request: web.Request) -> AuthContext:
     """The caller, from ``Authorization: <jwt>`` or ``Authorization: Bearer <jwt>``."""
     ctx = await request.app[SERVICES].accounts.authenticate(request.headers.get("Authorization"))
-    request[USER_KEY] = str(ctx.user_id)
     request[AUTH_KEY] = ctx  # errors are then answered in the caller's stored language
     return ctx

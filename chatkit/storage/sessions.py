@@ -31,8 +31,10 @@ class SessionStore:
 
     async def create(
         self, user_id: ObjectId, token_hash: str, expires_at: datetime, notification_token: str | None,
-        *, created_at: datetime | None = None,
+        *, created_at: datetime | None = None, password_reset_until: datetime | None = None,
     ) -> SessionDoc:
+        """``password_reset_until``: the session came from an emailed code and may set a new
+        password without the old one until then."""
         doc: SessionDoc = {
             "userId": user_id,
             "tokenHash": token_hash,
@@ -42,6 +44,8 @@ class SessionStore:
         }
         if notification_token:
             doc["notificationToken"] = notification_token
+        if password_reset_until is not None:
+            doc["passwordResetUntil"] = password_reset_until
         try:
             result = await self.col.insert_one(doc)
         except DuplicateKeyError:  # the same token adopted twice at once: one session
@@ -53,11 +57,6 @@ class SessionStore:
         if notification_token:
             await self.release_notification_token(notification_token, keep=doc["_id"])
         return doc
-
-    async def allow_password_reset(self, token_hash: str, until: datetime) -> None:
-        """This session came from an emailed code: it may set a new password without the
-        old one until ``until``."""
-        await self.col.update_one({"tokenHash": token_hash}, {"$set": {"passwordResetUntil": until}})
 
     async def by_token_hash(self, token_hash: str) -> SessionDoc | None:
         return await self.col.find_one({"tokenHash": token_hash})

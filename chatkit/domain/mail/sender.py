@@ -18,6 +18,7 @@ import random
 from datetime import timedelta
 from typing import Protocol
 
+from chatkit.domain.claims import Claims
 from chatkit.domain.mail.smtp import MailError
 from chatkit.storage.database import Storage
 from chatkit.storage.documents import MailDoc, Query
@@ -50,7 +51,7 @@ class MailSender:
         self._loop: asyncio.Task[None] | None = None
         self._current: asyncio.Task[None] | None = None
         self._stopping = False
-        self._unreachable = False
+        self._claims = Claims(storage.mails, LEASE, log, what="mail", waiting="mails")
 
     @property
     def enabled(self) -> bool:
@@ -83,17 +84,7 @@ class MailSender:
     async def _run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
-            mail: MailDoc | None = None
-            try:
-                t = now()
-                mail = await self.storage.mails.claim(t, t + LEASE)
-                if self._unreachable:
-                    self._unreachable = False
-                    log.info("mail outbox reachable again")
-            except Exception as exc:  # the database is away: look again later, say so once
-                if not self._unreachable:
-                    self._unreachable = True
-                    log.warning("mail outbox unavailable (%s); mails wait", type(exc).__name__)
+            mail = await self._claims.next()
             if mail is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.poll)

@@ -21,6 +21,7 @@ import logging
 import random
 from datetime import timedelta
 
+from chatkit.domain.claims import Claims
 from chatkit.domain.push.backends import Notification, PushBackend, TokenOutcome
 from chatkit.storage.database import Storage
 from chatkit.storage.documents import PushDoc, Query
@@ -56,7 +57,7 @@ class PushSender:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._claiming = False
-        self._unreachable = False
+        self._claims = Claims(storage.pushes, LEASE, log, what="push", waiting="pushes")
         self._loop: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -102,15 +103,7 @@ class PushSender:
             if not self._stopping:
                 self._claiming = True
                 try:
-                    t = now()
-                    push = await self.storage.pushes.claim(t, t + LEASE)
-                    if self._unreachable:
-                        self._unreachable = False
-                        log.info("push outbox reachable again")
-                except Exception as exc:  # the database is away: look again later, say so once
-                    if not self._unreachable:
-                        self._unreachable = True
-                        log.warning("push outbox unavailable (%s); pushes wait", type(exc).__name__)
+                    push = await self._claims.next()
                 finally:
                     self._claiming = False
             if push is None:
