@@ -13,7 +13,7 @@ from bson import ObjectId
 from chatkit.domain.errors import NotFound
 from chatkit.protocol import Sentence
 from chatkit.storage.database import Storage
-from chatkit.storage.documents import ChatDoc, ChatWithParticipants
+from chatkit.storage.documents import ChatDoc
 
 
 def other_participant(chat: ChatDoc, user_id: ObjectId) -> ObjectId:
@@ -56,9 +56,3 @@ class ChatAccess:
     async def chat(self, user_id: ObjectId, chat_id: ObjectId) -> ChatDoc:
         return participant_of(await self.storage.chats.by_id(chat_id), user_id)
 
-    async def chat_with_users(self, user_id: ObjectId, chat_id: ObjectId) -> ChatWithParticipants:
-        """The chat and both participants' profiles, in one round trip."""
-        found = await self.storage.chats.with_participants(chat_id)
-        participant_of(found.chat if found else None, user_id)
-        assert found is not None
-        return found

@@ -73,7 +73,9 @@ class ChatCache:
         """The chat and its users from the database (one round trip), kept if nothing changed meanwhile."""
         generation = self._generation
         found = await self.storage.chats.with_participants(chat_id)
-        if found is not None and self.enabled and generation == self._generation:
+        if found is None:
+            self.forget_chat(chat_id)  # deleted: the next send is refused by its read, not by its write
+        elif self.enabled and generation == self._generation:
             if len(self._chats) >= MAX_ENTRIES or len(self._users) >= MAX_ENTRIES:
                 self.clear()
             self._chats[chat_id] = found.chat

@@ -64,6 +64,7 @@ class MemoryReport:
         maps = {
             **gateway.footprint(),
             **{f"presence.{k}": v for k, v in gateway.services.presence.footprint().items()},
+            **gateway.services.chat_cache.footprint(),
             "sio.rooms": len(rooms),
             "sio.sids": len(rooms.get(None, {})),
             "sio.pending_connect": sum(len(v) for v in sio.manager.pending_connect.values()),

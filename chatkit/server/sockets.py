@@ -62,10 +62,6 @@ async def _sent(sending: Awaitable[SendResult]) -> Ack:
     return {"message": (await sending).message}
 
 
-async def _refused(message: str) -> None:
-    raise ChatkitError(message)
-
-
 class SocketNotifier:
     """The domain's ``Notifier`` for a server: an event reaches every socket of the user.
 
@@ -283,7 +279,7 @@ class SocketGateway:
         async def dispatch(sid: str, data: Any = None, *extra: Any) -> Ack | AckLater:
             ctx = self.connections.get(sid)
             if ctx is None:
-                return await self._answer(sid, event, _refused(Sentence.NOT_CONNECTED))
+                return await self._refuse(sid, Sentence.NOT_CONNECTED)
             try:
                 payload = schema.parse(data, what=f"{event} payload")
             except ChatkitError as exc:

@@ -27,26 +27,37 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 1.0  # seconds a check may wait on Redis before the request goes on unchecked
 
+# Shared by the scripts: a bucket's drained level at Redis's time ``t`` (nil when not
+# held), and storing one that expires once it would have drained empty.
+LEVEL = """
+local function level_of(key, rate, t)
+  local held = redis.call('HMGET', key, 'l', 't')
+  if not held[1] then
+    return nil
+  end
+  return math.max(0, tonumber(held[1]) - (t - tonumber(held[2])) * rate)
+end
+local function store(key, level, rate, t)
+  local ttl = math.ceil(level / rate * 1000) + 1000
+  redis.call('HSET', key, 'l', tostring(level), 't', tostring(t))
+  redis.call('PEXPIRE', key, ttl)
+  return ttl
+end
+local clock = redis.call('TIME')
+local t = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+"""
+
 # KEYS[1]: the bucket. ARGV: per_second, burst. Returns "0" when one more fitted (and is
 # now counted), else the seconds until it would fit. Strings: Lua numbers come back
 # from Redis as integers, and fractions of a second matter here.
-TAKE = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+TAKE = LEVEL + """
 local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local held = redis.call('HMGET', KEYS[1], 'l', 't')
-local level = 0
-if held[1] then
-  level = math.max(0, tonumber(held[1]) - (t - tonumber(held[2])) * rate)
-end
-local over = level + 1 - burst
+local level = level_of(KEYS[1], rate, t) or 0
+local over = level + 1 - tonumber(ARGV[2])
 if over > 1e-9 then
   return tostring(over / rate)
 end
-level = level + 1
-redis.call('HSET', KEYS[1], 'l', tostring(level), 't', tostring(t))
-redis.call('PEXPIRE', KEYS[1], math.ceil(level / rate * 1000) + 1000)
+store(KEYS[1], level + 1, rate, t)
 return '0'
 """
 
@@ -90,26 +101,6 @@ class RedisBuckets:
 
 
 # --- the login throttle's buckets (``chatkit.domain.throttle``) --------------------------------
-
-# Shared by the scripts: a bucket's drained level at Redis's time ``t`` (nil when not
-# held), and storing one that expires once it would have drained empty.
-LEVEL = """
-local function level_of(key, rate, t)
-  local held = redis.call('HMGET', key, 'l', 't')
-  if not held[1] then
-    return nil
-  end
-  return math.max(0, tonumber(held[1]) - (t - tonumber(held[2])) * rate)
-end
-local function store(key, level, rate, t)
-  local ttl = math.ceil(level / rate * 1000) + 1000
-  redis.call('HSET', key, 'l', tostring(level), 't', tostring(t))
-  redis.call('PEXPIRE', key, ttl)
-  return ttl
-end
-local clock = redis.call('TIME')
-local t = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-"""
 
 # KEYS[1..n]: buckets; KEYS[n+1], when given: the account's index of its pair buckets,
 # which gets ARGV[2n+2] (the pair bucket's key). ARGV[1] = n, then per bucket its rate
