@@ -1,8 +1,10 @@
-"""Stopping a child process that chatkit owns (its mongod, its redis-server) in bounded time."""
+"""Child processes that chatkit owns (its mongod, its redis-server, its workers): tied to
+their owner so none outlives it, and stopped in bounded time."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -11,6 +13,13 @@ import subprocess
 log = logging.getLogger(__name__)
 
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed child to be reaped
+
+
+def die_with_parent() -> None:
+    """Run in the child before exec (``preexec_fn``): SIGTERM it if its owner dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def terminate(proc: subprocess.Popen[bytes], timeout: float, name: str) -> None:

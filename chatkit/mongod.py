@@ -12,7 +12,6 @@ its owner with ``PR_SET_PDEATHSIG`` so that even a killed owner leaves no proces
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import importlib.util
 import json
@@ -31,13 +30,12 @@ from typing import IO, Any, Literal
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from chatkit.child_process import terminate
+from chatkit.child_process import KILL_WAIT, die_with_parent, terminate
 from chatkit.errors import OperatorError
 
 log = logging.getLogger(__name__)
 
 REPLICA_SET = "rs0"
-KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed mongod to be reaped
 Owner = Literal["server", "admin", "test"]
 
 
@@ -91,13 +89,6 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _die_with_parent() -> None:
-    """Run in the child before exec: SIGTERM the mongod if its owner dies."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _pid_alive(pid: int) -> bool:
@@ -293,7 +284,7 @@ def _launch(cmd: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
     with open(data_dir / "mongod.stderr", "wb") as stderr:
         return subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
 
 

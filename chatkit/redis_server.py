@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from chatkit.child_process import KILL_WAIT, terminate
+from chatkit.child_process import KILL_WAIT, die_with_parent, terminate
 from chatkit.errors import OperatorError, UsageError
-from chatkit.mongod import _die_with_parent, free_port
+from chatkit.mongod import free_port
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def _launch(cmd: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
     # stdout/stderr to a file, not a pipe nobody drains; the real log is --logfile.
     with open(data_dir / "redis.stderr", "wb") as out:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+                                start_new_session=True, preexec_fn=die_with_parent)
 
 
 def _write_state(data_dir: Path, port: int, pid: int) -> None:

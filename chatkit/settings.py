@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import platformdirs
 
 from chatkit.errors import UsageError
+from chatkit.logs import LOG_FORMATS, LogFormat
 
 ENV_PREFIX = "CHATKIT_"
 MAX_WORKERS = 64  # processes of one chatkit serve --workers
@@ -45,7 +46,7 @@ class Settings:
     mongo_url: str | None = None
     db_name: str = "chatkit"
     log_level: str = "info"
-    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log shippers
+    log_format: LogFormat = "text"  # json: one object per line, for log shippers
     jwt_secret: str | None = None
     jwt_lifetime_days: float = 30.0
     open_registration: bool = True
@@ -144,7 +145,7 @@ class Settings:
             raise SettingsError(f"CHATKIT_WORKERS must be between 1 and {MAX_WORKERS}, got {self.workers}")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"unknown log level {self.log_level!r}")
-        if self.log_format not in ("text", "json"):
+        if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"CHATKIT_LOG_FORMAT must be text or json, got {self.log_format!r}")
 
     @property

@@ -16,6 +16,7 @@ import typer
 from chatkit.cli.common import (
     ALL,
     DRY_RUN,
+    EVERY_PAGE,
     YES,
     admin_settings,
     audit,
@@ -43,7 +44,6 @@ users_app.callback()(global_options)
 
 USER = typer.Argument(..., metavar="USER", help="Email or id")
 USERS = typer.Argument(..., metavar="USER", help="Emails or ids, one or more")
-EVERY_PAGE = 10**9
 
 
 async def find_users(s: Services, refs: list[str]) -> list[UserDoc]:

@@ -11,7 +11,17 @@ from typing import Optional
 
 import typer
 
-from chatkit.cli.common import ALL, DRY_RUN, YES, admin_settings, audit, confirm, dry_run_report, run_with_services
+from chatkit.cli.common import (
+    ALL,
+    DRY_RUN,
+    EVERY_PAGE,
+    YES,
+    admin_settings,
+    audit,
+    confirm,
+    dry_run_report,
+    run_with_services,
+)
 from chatkit.cli.groups import AdminGroup, global_options
 from chatkit.cli.output import USAGE, emit_json, fail, json_mode, note, rows, say, shown_of
 from chatkit.domain.errors import NotFound
@@ -132,7 +142,7 @@ def chats_list(
     async def action(s: Services) -> ChatOverview:
         who = await s.accounts.find_user(user) if user is not None else None
         if every:
-            return await s.listings.chats_overview(who["_id"] if who else None, page=1, limit=10**9)
+            return await s.listings.chats_overview(who["_id"] if who else None, page=1, limit=EVERY_PAGE)
         return await s.listings.chats_overview(who["_id"] if who else None, page=page, limit=limit)
 
     overview = run_with_services(admin_settings(ctx), action)

@@ -127,7 +127,7 @@ def restore(ctx: typer.Context, directory: Path = DIR, yes: bool = YES) -> None:
                      CONFLICT)
             confirm(f"Replace everything in database {settings.db_name!r} with the backup?", yes)
         try:
-            loaded = await backups.restore(s.storage.db, directory, replace=True)
+            loaded = await backups.restore(s.storage.db, directory)
         except backups.BackupError as exc:
             fail(str(exc), FAILED)
         audit(s.settings, "restore", str(directory), replaced=bool(present))

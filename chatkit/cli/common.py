@@ -55,6 +55,7 @@ audit_log = logging.getLogger("chatkit.audit")
 YES = typer.Option(False, "--yes", "-y", help="Do it without asking (needed when not run from a terminal)")
 DRY_RUN = typer.Option(False, "--dry-run", help="Show what would change, change nothing")
 ALL = typer.Option(False, "--all", help="Every row, not one page")
+EVERY_PAGE = 10**9  # the page size of --all
 
 
 def admin_settings(ctx: typer.Context) -> Settings:

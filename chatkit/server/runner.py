@@ -125,6 +125,13 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def stop_mongod(local: mongod.LocalMongo, watchdog: Watchdog) -> None:
+    """Stop an owned mongod last, within what the watchdog leaves (at least ``MONGOD_STOP_MIN``)."""
+    left = watchdog.remaining()
+    local.stop(30.0 if left is None else max(MONGOD_STOP_MIN, left - CANCEL_GRACE))
+    log.info("mongod stopped")
+
+
 class Interrupted(Exception):
     """SIGINT/SIGTERM arrived before the server was up; everything started is stopped."""
 
@@ -167,9 +174,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None, *, wor
             signal.signal(sig, signal.SIG_IGN)
         try:
             if local is not None:
-                left = watchdog.remaining()
-                local.stop(30.0 if left is None else max(MONGOD_STOP_MIN, left - CANCEL_GRACE))
-                log.info("mongod stopped")
+                stop_mongod(local, watchdog)
         finally:
             watchdog.disarm()
             for sig, handler in previous.items():

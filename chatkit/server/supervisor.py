@@ -28,8 +28,8 @@ from typing import Any, NoReturn
 from chatkit import mongod, redis_server
 from chatkit.server import mongod_watch
 from chatkit.server.restarts import StartFailed, keep_restarting
-from chatkit.server.runner import MONGOD_STOP_MIN, Interrupted, StartupError, _cancelled, _url_host
-from chatkit.server.shutdown import CANCEL_GRACE, MARGIN, Watchdog
+from chatkit.server.runner import Interrupted, StartupError, _cancelled, _url_host, stop_mongod
+from chatkit.server.shutdown import MARGIN, Watchdog
 from chatkit.server.worker_pool import WorkerPool
 from chatkit.settings import Settings
 
@@ -83,9 +83,7 @@ def supervise(settings: Settings, ready: Callable[[str], None] | None = None) ->
                 local_redis.stop(REDIS_STOP)
                 log.info("redis-server stopped")
             if local_mongo is not None:
-                left = watchdog.remaining()
-                local_mongo.stop(30.0 if left is None else max(MONGOD_STOP_MIN, left - CANCEL_GRACE))
-                log.info("mongod stopped")
+                stop_mongod(local_mongo, watchdog)
         finally:
             if reserved is not None:
                 reserved.close()

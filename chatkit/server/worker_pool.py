@@ -26,15 +26,14 @@ import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
+from chatkit.child_process import KILL_WAIT, die_with_parent
 from chatkit.errors import OperatorError
-from chatkit.mongod import _die_with_parent
 from chatkit.server.mongod_watch import describe_exit
 from chatkit.server.restarts import StartFailed, keep_restarting
 
 log = logging.getLogger(__name__)
 
 READY_LINE = b"chatkit serving on "
-KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed worker to be reaped
 
 
 class WorkerFailed(OperatorError):
@@ -104,7 +103,7 @@ class WorkerPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "chatkit", "serve", "--worker", env=self.env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         self.procs[slot] = proc
         log.debug("worker %d of %d started as pid %d", slot + 1, self.count, proc.pid)

@@ -45,10 +45,6 @@ class BackupError(Exception):
     """The backup directory or the target database cannot be used; the text says why."""
 
 
-class NotEmpty(BackupError):
-    """A restore would overwrite a database that holds data."""
-
-
 @dataclass(frozen=True)
 class CollectionCopy:
     name: str
@@ -148,16 +144,13 @@ async def existing_data(db: AsyncDatabase[Any]) -> dict[str, int]:
     return counts
 
 
-async def restore(db: AsyncDatabase[Any], directory: Path, *, replace: bool) -> BackupSummary:
+async def restore(db: AsyncDatabase[Any], directory: Path) -> BackupSummary:
     """Load the backup in ``directory`` into ``db``: documents, then their indexes.
 
-    Refuses (``NotEmpty``) a database that holds data unless ``replace``, which drops its
-    collections first.
+    Drops the collections ``db`` holds first: asking before replacing data
+    (``existing_data``) is the caller's part.
     """
     manifest = read_manifest(directory)
-    present = await existing_data(db)
-    if present and not replace:
-        raise NotEmpty(f"database {db.name!r} is not empty ({_describe(present)})")
     for info in await _collections(db):
         await db.drop_collection(info["name"])
     copies = []
@@ -207,11 +200,6 @@ def _documents(path: Path) -> Iterator[bytes]:
 
 def _index_spec(index: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in index.items() if k not in ("v", "ns", "background")}
-
-
-def _describe(counts: dict[str, int]) -> str:
-    shown = [f"{counts[n]} {n}" for n in ("users", "chats", "messages") if n in counts]
-    return ", ".join(shown or [f"{n} {name}" for name, n in counts.items()])
 
 
 def summary_view(summary: BackupSummary) -> dict[str, Any]:
